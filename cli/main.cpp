@@ -1,0 +1,2 @@
+// Scaffolding.
+int main() { return 0; }

@@ -1,0 +1,18 @@
+# Writes OUT, a C++ file defining clustersim::models::embedded_catalog(name) -> the text of DIR/name.json
+# for each name in FILES (raw string literals, split to stay under compiler literal limits).
+string(REPLACE "," ";" FILES "${FILES}")
+set(content "// Generated from models/catalog/*.json by cmake/EmbedFiles.cmake. Do not edit.\n#include <string>\n#include <string_view>\n#include <stdexcept>\nnamespace clustersim::models {\nstd::string embedded_catalog(std::string_view name) {\n")
+foreach(f ${FILES})
+  file(READ ${DIR}/${f}.json text)
+  string(LENGTH "${text}" len)
+  string(APPEND content "  if (name == \"${f}\") {\n    std::string s;\n")
+  set(pos 0)
+  while(pos LESS len)
+    string(SUBSTRING "${text}" ${pos} 8000 chunk)
+    string(APPEND content "    s += R\"CLUSTERSIM_EMBED(${chunk})CLUSTERSIM_EMBED\";\n")
+    math(EXPR pos "${pos} + 8000")
+  endwhile()
+  string(APPEND content "    return s;\n  }\n")
+endforeach()
+string(APPEND content "  throw std::logic_error(\"no embedded catalog named \" + std::string(name));\n}\n}  // namespace clustersim::models\n")
+file(WRITE ${OUT} "${content}")

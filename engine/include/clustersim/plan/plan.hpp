@@ -1,0 +1,326 @@
+// The Plan IR: what one training step does on every rank. A scenario compiles (models::build_plan)
+// into one Plan; two interpreters run it: the engine (engine::simulate) predicts a Trace, the
+// executor runs it for real and measures a Trace in the same schema.
+//
+// Contract, shared by builders and both interpreters:
+//  * A Program is an ordered list of ops over a few in-order streams. Ops on one stream run in
+//    program order; `deps` name ops of the same program (usually on other streams) that must have
+//    finished before the op may start. Ranks only synchronise through communication ops.
+//  * Many ranks may share one program (data- and tensor-parallel replicas). Everything rank-specific
+//    is derived from the rank's position in its groups: which group of each kind it is in, its index
+//    there, and group-indexed views (Tensor::shard_group).
+//  * Collectives match across the members of a group by order: the i-th collective a rank issues on
+//    its group of kind K matches the i-th of every other member. All collectives on one group kind
+//    are issued from one stream. The k-th send from rank a to rank b matches the k-th recv on b from a.
+//  * Memory follows the plan: persistent tensors are allocated before the first op; an op allocates
+//    its `allocs` when it starts and frees its `frees` when it ends. A tensor may be allocated again
+//    after it was freed. Views (view_of >= 0) share their base's storage and are never allocated.
+//  * Layout is row-major everywhere. The per-kind input/output lists are documented on each params
+//    struct; executors rely on them exactly.
+//  * The plan is deterministic: the same scenario gives a byte-identical plan.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "clustersim/plan/types.hpp"
+
+namespace clustersim::plan {
+
+using TensorId = std::int32_t;
+using OpId = std::int32_t;
+using StreamId = std::int16_t;
+using Rank = std::int32_t;
+inline constexpr std::int32_t kNone = -1;
+
+struct Group {
+  std::int32_t id = 0;
+  GroupKind kind = GroupKind::world;
+  std::vector<Rank> ranks;  // ranks[i] has index i in the group
+};
+
+struct Tensor {
+  TensorId id = 0;
+  std::string name;
+  DType dtype = DType::fp32;
+  std::vector<std::int64_t> shape;  // elements per dimension; product * dtype_bytes == bytes
+  std::int64_t bytes = 0;
+  TensorRole role = TensorRole::activation;
+  bool persistent = false;  // allocated before the first op and kept for the whole run
+  // A view shares storage with `view_of` starting at `offset_bytes`. When `shard_group` is set the
+  // view is group-indexed: rank with index i in its group of that kind sees offset_bytes + i * bytes
+  // (ZeRO shards, reduce-scatter outputs, in-place all-gather inputs).
+  TensorId view_of = kNone;
+  std::int64_t offset_bytes = 0;
+  std::optional<GroupKind> shard_group;
+
+  std::int64_t elements() const;
+};
+
+// --- op parameters -------------------------------------------------------------------------------
+
+// C(m x n) = op(A)(m x k) * op(B)(k x n) [+ bias] [+ C if accumulate], `batch` independent products of
+// contiguous matrices. A is stored (m x k), or (k x m) when trans_a; B is (k x n), or (n x k) when trans_b.
+// inputs: [A, B] or [A, B, bias(n)]; outputs: [C]. Accumulation is in fp32, output in C's dtype.
+// `dtype` is the operand precision that sets the rate (fp8 operands are cast by preceding cast ops).
+struct GemmParams {
+  std::int64_t m = 0, n = 0, k = 0, batch = 1;
+  DType dtype = DType::fp32;
+  bool trans_a = false, trans_b = false;
+  bool accumulate = false;
+  bool bias = false;
+};
+
+// Scaled dot-product attention over a packed projection qkv(B, T, (heads + 2*kv_heads) * head_dim):
+// query heads first, then key heads, then value heads (grouped-query attention when kv_heads < heads).
+// forward,  flash:     inputs [qkv]                         outputs [out(B,T,heads*head_dim), lse(B,heads,T) fp32]
+// forward,  non-flash: inputs [qkv]                         outputs [out, probs(B,heads,T,T)]
+//                      with dropout > 0 also                       [.., mask(B,heads,T,T) uint8, dropped(B,heads,T,T)]
+// backward, flash:     inputs [dout, qkv, out, lse]         outputs [dqkv]
+// backward, non-flash: inputs [dout, qkv, probs(, mask, dropped)] outputs [dqkv]
+// Flash attention with dropout regenerates the mask from (seed, op tags); it is not stored.
+struct AttentionParams {
+  std::int64_t batch = 0, heads = 0, kv_heads = 0, seq_q = 0, seq_kv = 0, head_dim = 0;
+  bool causal = true;
+  bool flash = true;
+  double dropout = 0.0;
+  Direction direction = Direction::forward;
+  DType dtype = DType::bf16;
+};
+
+enum class ConvPass : std::uint8_t { forward, backward_data, backward_filter };
+
+// 2-D convolution, NHWC activations, filters (out_channels, kernel_h, kernel_w, in_channels), no bias.
+// forward:         inputs [x(N,H,W,C), w]     outputs [y(N,P,Q,K)]
+// backward_data:   inputs [dy, w]             outputs [dx]
+// backward_filter: inputs [dy, x]             outputs [dw] (accumulated)
+struct Conv2dParams {
+  std::int64_t batch = 0, in_channels = 0, out_channels = 0, height = 0, width = 0;
+  std::int64_t kernel_h = 1, kernel_w = 1, stride = 1, padding = 0;
+  ConvPass pass = ConvPass::forward;
+  DType dtype = DType::fp32;
+  std::int64_t out_height() const { return (height + 2 * padding - kernel_h) / stride + 1; }
+  std::int64_t out_width() const { return (width + 2 * padding - kernel_w) / stride + 1; }
+};
+
+// A named memory-bound op. The engine costs it from bytes and flops; the executor looks `name` up in
+// its kernel registry. Names and their tensor lists:
+//   residual_add        [a, b] -> [out]             out = a + b
+//   add_inplace         [a] -> [out]                out += a
+//   gelu                [x] -> [y]                  tanh approximation
+//   gelu_backward       [x, dy] -> [dx]
+//   relu                [x] -> [y]
+//   relu_backward       [y, dy] -> [dx]             (uses the output)
+//   swiglu              [x(..,2F)] -> [y(..,F)]     y = silu(x[:, :F]) * x[:, F:]
+//   swiglu_backward     [x, dy] -> [dx]
+//   dropout             [x] -> [y, mask]            p = scalar; mask uint8
+//   dropout_backward    [dy, mask] -> [dx]
+//   rope                [qkv] -> [qkv_out]          rotary embedding on query and key heads (scalar = theta)
+//   rope_backward       [dqkv] -> [dqkv_out]
+//   bias_grad           [dy(rows, n)] -> [dbias(n)] accumulated column sums
+//   scale               [x] -> [x]                  x *= scalar (in place)
+//   zero                [] -> [x...]                every output set to 0
+//   check_finite        [x...] -> [flag]            flag(fp32) = 1 if any non-finite element, else 0
+//   grad_norm_sq        [x...] -> [acc]             acc(fp32) = sum of squares
+//   clip_by_norm        [norm_sq] -> [x...]         scale x by min(1, scalar / sqrt(norm_sq)) in place
+//   maxpool             [x] -> [y, argmax]          3x3 stride 2 pad 1 (ResNet stem)
+//   maxpool_backward    [dy, argmax] -> [dx]
+//   global_avgpool      [x(N,H,W,C)] -> [y(N,C)]
+//   global_avgpool_backward [dy] -> [dx]
+// `elements` is the element count of the main operand.
+struct ElementwiseParams {
+  std::string name;
+  std::int64_t elements = 0;
+  std::int64_t bytes_read = 0, bytes_written = 0;
+  double flops = 0.0;
+  double scalar = 0.0;
+  DType dtype = DType::fp32;
+};
+
+// Normalisation over `cols` for each of `rows` (layernorm, rmsnorm) or over `rows` for each column
+// (batchnorm, NHWC: rows = N*H*W, cols = C).
+// forward:  layernorm/batchnorm [x, gamma, beta] -> [y, mean(fp32), rstd(fp32)];  rmsnorm [x, gamma] -> [y, rstd]
+// backward: layernorm/batchnorm [dy, x, gamma, mean, rstd] -> [dx, dgamma, dbeta]; rmsnorm [dy, x, gamma, rstd] -> [dx, dgamma]
+// dgamma/dbeta are accumulated; dx is accumulated when accumulate_dx (residual stream), else overwritten.
+struct NormParams {
+  NormType type = NormType::layernorm;
+  std::int64_t rows = 0, cols = 0;
+  Direction direction = Direction::forward;
+  bool accumulate_dx = false;
+  double eps = 1e-5;
+  DType dtype = DType::fp32;
+};
+
+// Softmax cross-entropy over `vocab` classes for `rows` targets.
+// forward:  [logits(rows, vocab), targets(rows) int32] -> [losses(rows) fp32]
+// backward: [logits, targets] -> [dlogits]   dlogits = (softmax - onehot) * grad_scale; may alias logits.
+// grad_scale folds the mean over the global batch and the loss scale.
+struct SoftmaxXentParams {
+  std::int64_t rows = 0, vocab = 0;
+  Direction direction = Direction::forward;
+  double grad_scale = 1.0;
+  DType dtype = DType::fp32;
+};
+
+// Token (and learned position) embedding.
+// forward:  [tokens(B,T) int32, wte(V,C)] or [.., wpe(maxT,C)] -> [x(B,T,C)]
+// backward: [dx, tokens] -> [dwte] or [dwte, dwpe]   (accumulated)
+struct EmbeddingParams {
+  std::int64_t vocab = 0, dim = 0, batch = 0, seq = 0;
+  bool learned_positions = true;
+  Direction direction = Direction::forward;
+  DType dtype = DType::fp32;
+};
+
+// One optimizer step over `params` elements (a bucket, or the rank's shard of it).
+// inputs: [grad]; outputs: [weight, master, state1, state2] updated in place. `master` equals
+// `weight` when training in fp32 (no separate master copy). adamw: state1 = m, state2 = v;
+// sgd: state1 = momentum, no state2. The gradient is multiplied by grad_scale (1/loss scale)
+// before use; a non-finite flag (when found_inf is set, inputs[1]) skips the update.
+struct OptimizerParams {
+  OptimizerKind kind = OptimizerKind::adamw;
+  std::int64_t params = 0;
+  double lr = 3e-4, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.1, momentum = 0.9;
+  double grad_scale = 1.0;
+  bool found_inf = false;  // inputs[1] is the fp32 non-finite flag of this step
+};
+
+// [x] -> [y]: elementwise conversion.
+struct CastParams {
+  DType from = DType::fp32, to = DType::bf16;
+  std::int64_t elements = 0;
+};
+
+// A collective on the rank's group of kind `group`. `bytes` is the full buffer size: the gathered
+// size for all_gather, the input size for reduce_scatter.
+//   all_reduce     [buf] -> [buf] (in place)
+//   reduce_scatter [full] -> [shard]   (shard += when accumulate)
+//   all_gather     [shard] -> [full]   (in place when shard is the group-indexed view of full)
+//   broadcast      [buf] -> [buf]      from group index `root`
+//   reduce         [buf] -> [buf]      to group index `root`
+//   all_to_all     [in] -> [out]
+struct CollectiveParams {
+  CollectiveType type = CollectiveType::all_reduce;
+  GroupKind group = GroupKind::dp;
+  std::int64_t bytes = 0;
+  DType dtype = DType::bf16;
+  bool accumulate = false;
+  std::int32_t root = 0;
+};
+
+// Point-to-point within the rank's group of kind `group`: the peer is the member at
+// (my index + peer_offset) mod group size. send: [buf] -> []; recv: [] -> [buf].
+struct P2PParams {
+  GroupKind group = GroupKind::pp;
+  std::int32_t peer_offset = 1;
+  std::int64_t bytes = 0;
+};
+
+// Data movement outside the device: host to device input, storage reads, PCIe offload.
+// inputs/outputs: the tensors filled or drained. medium: "host", "storage", "pcie".
+struct IoParams {
+  std::int64_t bytes = 0;
+  std::string medium = "host";
+};
+
+// A fixed delay (client think time, emulated straggling).
+struct DelayParams {
+  std::int64_t ns = 0;
+  std::string reason;
+};
+
+using OpParams = std::variant<GemmParams, AttentionParams, Conv2dParams, ElementwiseParams, NormParams,
+                              SoftmaxXentParams, EmbeddingParams, OptimizerParams, CastParams, CollectiveParams,
+                              P2PParams, IoParams, DelayParams>;
+
+struct OpTags {
+  std::int16_t layer = -1;       // transformer layer / network block, -1 when none
+  std::int32_t microbatch = -1;  // micro-batch within the step
+  Phase phase = Phase::other;
+  std::int16_t stage = -1;  // pipeline stage
+  std::int16_t chunk = -1;  // virtual pipeline chunk (interleaved schedules)
+  std::int32_t round = -1;  // federated round
+  std::int32_t client = -1;
+};
+
+struct Op {
+  OpId id = 0;
+  std::string name;
+  OpKind kind = OpKind::delay;  // must match the alternative held by params
+  StreamId stream = 0;
+  OpParams params = DelayParams{};
+  std::vector<TensorId> inputs, outputs, allocs, frees;
+  std::vector<OpId> deps;
+  OpTags tags;
+};
+
+struct Stream {
+  StreamId id = 0;
+  std::string name;
+  StreamKind kind = StreamKind::compute;
+};
+
+struct Program {
+  std::int32_t id = 0;
+  std::string name;
+  std::vector<Stream> streams;
+  std::vector<TensorId> persistent;  // allocated before the first op
+  std::vector<Op> ops;               // program order; ops[i].id == i
+};
+
+// Facts about the step that reports need (FLOPs for MFU, tokens for throughput).
+struct PlanMeta {
+  std::string scenario;
+  std::string model;                 // architecture name
+  std::int64_t global_batch = 0;     // samples per optimizer step
+  std::int64_t micro_batch = 0;
+  std::int64_t num_microbatches = 0;  // gradient accumulation steps (per pipeline: micro-batches)
+  std::int64_t seq_len = 0;           // 0 for non-token models
+  std::int64_t tokens_per_step = 0;   // 0 for non-token models
+  std::int64_t parameters = 0;        // total model parameters
+  double model_flops_per_step = 0.0;  // useful FLOPs (6N per token + attention), no recompute
+  double hardware_flops_per_step = 0.0;  // including recomputation
+  std::int32_t dp = 1, tp = 1, pp = 1, cp = 1, ep = 1;
+  Precision precision = Precision::fp32;
+  std::int32_t zero_stage = 0;
+  std::int64_t seed = 1;
+};
+
+struct Plan {
+  std::int32_t world_size = 1;
+  std::vector<Group> groups;
+  std::vector<Tensor> tensors;  // tensors[i].id == i
+  std::vector<Program> programs;
+  std::vector<std::int32_t> program_of_rank;  // size world_size
+  PlanMeta meta;
+};
+
+// Which group of each kind a rank belongs to, and its index there; derived from Plan::groups.
+class RankGroups {
+ public:
+  explicit RankGroups(const Plan& plan);
+  // Group id of `rank` for `kind`, or kNone.
+  std::int32_t group_of(Rank rank, GroupKind kind) const;
+  // Index of `rank` inside its group of `kind` (0 when it has none).
+  std::int32_t index_in_group(Rank rank, GroupKind kind) const;
+
+ private:
+  std::vector<std::array<std::int32_t, kGroupKindCount>> group_;
+  std::vector<std::array<std::int32_t, kGroupKindCount>> index_;
+};
+
+// Kind that `params` holds, for checking Op::kind.
+OpKind kind_of(const OpParams& params);
+
+// Checks the structural invariants above (ids, kinds, stream order, tensor references, view bounds,
+// alloc/free balance, group coverage). Throws InternalError naming the first violation.
+void validate(const Plan& plan);
+
+// FLOPs an op performs (for MFU accounting and the roofline), 0 for communication.
+double op_flops(const Op& op);
+
+}  // namespace clustersim::plan

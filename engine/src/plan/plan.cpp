@@ -1,0 +1,187 @@
+// Plan IR helpers: the derived rank -> group index, op FLOP counts, and the structural validator
+// that every builder's output passes before an interpreter sees it.
+#include "clustersim/plan/plan.hpp"
+
+#include <numeric>
+#include <string>
+#include <type_traits>
+
+namespace clustersim::plan {
+
+std::int64_t Tensor::elements() const {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return shape.empty() ? 0 : n;
+}
+
+RankGroups::RankGroups(const Plan& plan) {
+  std::array<std::int32_t, kGroupKindCount> none{};
+  none.fill(kNone);
+  std::array<std::int32_t, kGroupKindCount> zero{};
+  group_.assign(static_cast<std::size_t>(plan.world_size), none);
+  index_.assign(static_cast<std::size_t>(plan.world_size), zero);
+  for (const auto& g : plan.groups) {
+    for (std::size_t i = 0; i < g.ranks.size(); ++i) {
+      const Rank r = g.ranks[i];
+      require(r >= 0 && r < plan.world_size, "group " + std::to_string(g.id) + " names rank " + std::to_string(r));
+      auto& slot = group_[static_cast<std::size_t>(r)][static_cast<std::size_t>(g.kind)];
+      require(slot == kNone, "rank " + std::to_string(r) + " is in two " + std::string(to_string(g.kind)) + " groups");
+      slot = g.id;
+      index_[static_cast<std::size_t>(r)][static_cast<std::size_t>(g.kind)] = static_cast<std::int32_t>(i);
+    }
+  }
+}
+
+std::int32_t RankGroups::group_of(Rank rank, GroupKind kind) const {
+  return group_.at(static_cast<std::size_t>(rank))[static_cast<std::size_t>(kind)];
+}
+
+std::int32_t RankGroups::index_in_group(Rank rank, GroupKind kind) const {
+  return index_.at(static_cast<std::size_t>(rank))[static_cast<std::size_t>(kind)];
+}
+
+OpKind kind_of(const OpParams& params) {
+  return std::visit(
+      [](const auto& p) -> OpKind {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, GemmParams>) return OpKind::gemm;
+        else if constexpr (std::is_same_v<T, AttentionParams>) return OpKind::attention;
+        else if constexpr (std::is_same_v<T, Conv2dParams>) return OpKind::conv2d;
+        else if constexpr (std::is_same_v<T, ElementwiseParams>) return OpKind::elementwise;
+        else if constexpr (std::is_same_v<T, NormParams>) return OpKind::norm;
+        else if constexpr (std::is_same_v<T, SoftmaxXentParams>) return OpKind::softmax_xent;
+        else if constexpr (std::is_same_v<T, EmbeddingParams>) return OpKind::embedding;
+        else if constexpr (std::is_same_v<T, OptimizerParams>) return OpKind::optimizer;
+        else if constexpr (std::is_same_v<T, CastParams>) return OpKind::cast;
+        else if constexpr (std::is_same_v<T, CollectiveParams>) return OpKind::collective;
+        else if constexpr (std::is_same_v<T, P2PParams>) return OpKind::send;  // or recv: Op::kind decides
+        else if constexpr (std::is_same_v<T, IoParams>) return OpKind::io;
+        else return OpKind::delay;
+      },
+      params);
+}
+
+double op_flops(const Op& op) {
+  return std::visit(
+      [&](const auto& p) -> double {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, GemmParams>) {
+          return 2.0 * static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.k) *
+                 static_cast<double>(p.batch);
+        } else if constexpr (std::is_same_v<T, AttentionParams>) {
+          // Two products (Q K^T and P V) of 2*T_q*T_kv*d each per head; FlashAttention skips the
+          // masked half under causality; the backward pass does 5 products where the forward does 2
+          // (flash, recomputing Q K^T) or 4 (non-flash). Dao et al. 2022/2023.
+          double f = 4.0 * static_cast<double>(p.batch) * static_cast<double>(p.heads) *
+                     static_cast<double>(p.seq_q) * static_cast<double>(p.seq_kv) * static_cast<double>(p.head_dim);
+          if (p.flash && p.causal) f *= 0.5;
+          if (p.direction == Direction::backward) f *= p.flash ? 2.5 : 2.0;
+          return f;
+        } else if constexpr (std::is_same_v<T, Conv2dParams>) {
+          return 2.0 * static_cast<double>(p.batch) * static_cast<double>(p.out_height()) *
+                 static_cast<double>(p.out_width()) * static_cast<double>(p.out_channels) *
+                 static_cast<double>(p.in_channels) * static_cast<double>(p.kernel_h * p.kernel_w);
+        } else if constexpr (std::is_same_v<T, ElementwiseParams>) {
+          return p.flops;
+        } else if constexpr (std::is_same_v<T, NormParams>) {
+          return (p.direction == Direction::forward ? 5.0 : 8.0) * static_cast<double>(p.rows) *
+                 static_cast<double>(p.cols);
+        } else if constexpr (std::is_same_v<T, SoftmaxXentParams>) {
+          return (p.direction == Direction::forward ? 4.0 : 3.0) * static_cast<double>(p.rows) *
+                 static_cast<double>(p.vocab);
+        } else if constexpr (std::is_same_v<T, EmbeddingParams>) {
+          return static_cast<double>(p.batch * p.seq * p.dim);
+        } else if constexpr (std::is_same_v<T, OptimizerParams>) {
+          return (p.kind == OptimizerKind::adamw ? 12.0 : 4.0) * static_cast<double>(p.params);
+        } else {
+          return 0.0;
+        }
+      },
+      op.params);
+}
+
+namespace {
+
+std::string where(const Program& prog, const Op& op) {
+  return "program " + std::to_string(prog.id) + " (" + prog.name + ") op " + std::to_string(op.id) + " (" + op.name +
+         ")";
+}
+
+}  // namespace
+
+void validate(const Plan& plan) {
+  require(plan.world_size >= 1, "world_size must be >= 1");
+  require(static_cast<std::int32_t>(plan.program_of_rank.size()) == plan.world_size,
+          "program_of_rank has " + std::to_string(plan.program_of_rank.size()) + " entries for " +
+              std::to_string(plan.world_size) + " ranks");
+  for (std::size_t i = 0; i < plan.groups.size(); ++i)
+    require(plan.groups[i].id == static_cast<std::int32_t>(i), "groups[" + std::to_string(i) + "].id mismatch");
+  const RankGroups rank_groups(plan);  // checks group membership
+  for (std::int32_t p : plan.program_of_rank)
+    require(p >= 0 && p < static_cast<std::int32_t>(plan.programs.size()), "program_of_rank names a missing program");
+
+  const auto n_tensors = static_cast<std::int32_t>(plan.tensors.size());
+  for (std::int32_t i = 0; i < n_tensors; ++i) {
+    const Tensor& t = plan.tensors[static_cast<std::size_t>(i)];
+    require(t.id == i, "tensors[" + std::to_string(i) + "].id mismatch");
+    require(t.bytes >= 0, "tensor " + t.name + " has negative size");
+    if (!t.shape.empty())
+      require(t.elements() * dtype_bytes(t.dtype) == t.bytes,
+              "tensor " + t.name + ": shape and dtype give " + std::to_string(t.elements() * dtype_bytes(t.dtype)) +
+                  " bytes, not " + std::to_string(t.bytes));
+    if (t.view_of != kNone) {
+      require(t.view_of >= 0 && t.view_of < n_tensors, "tensor " + t.name + " is a view of a missing tensor");
+      const Tensor& base = plan.tensors[static_cast<std::size_t>(t.view_of)];
+      require(base.view_of == kNone, "tensor " + t.name + " is a view of a view");
+      require((t.offset_bytes >= 0 && t.offset_bytes + t.bytes <= base.bytes) || t.shard_group.has_value(),
+              "view " + t.name + " runs past its base " + base.name);
+    }
+  }
+
+  for (std::size_t pi = 0; pi < plan.programs.size(); ++pi) {
+    const Program& prog = plan.programs[pi];
+    require(prog.id == static_cast<std::int32_t>(pi), "programs[" + std::to_string(pi) + "].id mismatch");
+    require(!prog.streams.empty(), "program " + prog.name + " has no streams");
+    std::vector<int> state(plan.tensors.size(), 0);  // 0 free, 1 allocated
+    for (TensorId t : prog.persistent) {
+      require(t >= 0 && t < n_tensors, "program " + prog.name + " keeps a missing tensor");
+      require(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, "persistent tensor is a view");
+      state[static_cast<std::size_t>(t)] = 1;
+    }
+    const auto n_ops = static_cast<std::int32_t>(prog.ops.size());
+    for (std::int32_t oi = 0; oi < n_ops; ++oi) {
+      const Op& op = prog.ops[static_cast<std::size_t>(oi)];
+      require(op.id == oi, where(prog, op) + ": id mismatch");
+      const OpKind held = kind_of(op.params);
+      const bool kind_ok = held == op.kind || (held == OpKind::send && op.kind == OpKind::recv);
+      require(kind_ok, where(prog, op) + ": kind " + std::string(to_string(op.kind)) + " but params of " +
+                           std::string(to_string(held)));
+      require(op.stream >= 0 && op.stream < static_cast<StreamId>(prog.streams.size()),
+              where(prog, op) + ": missing stream");
+      for (OpId d : op.deps) require(d >= 0 && d < oi, where(prog, op) + ": dependency on a later or missing op");
+      for (TensorId t : op.allocs) {
+        require(t >= 0 && t < n_tensors, where(prog, op) + ": allocates a missing tensor");
+        require(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, where(prog, op) + ": allocates a view");
+        require(state[static_cast<std::size_t>(t)] == 0,
+                where(prog, op) + ": allocates " + plan.tensors[static_cast<std::size_t>(t)].name + " twice");
+        state[static_cast<std::size_t>(t)] = 1;
+      }
+      auto check_live = [&](TensorId t, const char* what) {
+        require(t >= 0 && t < n_tensors, where(prog, op) + ": " + what + " a missing tensor");
+        const Tensor& tt = plan.tensors[static_cast<std::size_t>(t)];
+        const TensorId storage = tt.view_of == kNone ? t : tt.view_of;
+        require(state[static_cast<std::size_t>(storage)] == 1,
+                where(prog, op) + ": " + what + " " + tt.name + " which is not allocated");
+      };
+      for (TensorId t : op.inputs) check_live(t, "reads");
+      for (TensorId t : op.outputs) check_live(t, "writes");
+      for (TensorId t : op.frees) {
+        check_live(t, "frees");
+        require(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, where(prog, op) + ": frees a view");
+        state[static_cast<std::size_t>(t)] = 0;
+      }
+    }
+  }
+}
+
+}  // namespace clustersim::plan

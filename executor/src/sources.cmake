@@ -1,0 +1,3 @@
+set(CLUSTERSIM_EXECUTOR_SOURCES
+  src/cpu/scaffold.cpp
+)

@@ -1,0 +1,4 @@
+# Source list of the `models` target (explicit, no globbing).
+set(CLUSTERSIM_MODELS_SOURCES
+  src/formulas.cpp
+)

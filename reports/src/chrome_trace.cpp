@@ -1,0 +1,2 @@
+// Scaffolding.
+#include "clustersim/plan/trace.hpp"

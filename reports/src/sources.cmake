@@ -1,0 +1,3 @@
+set(CLUSTERSIM_REPORTS_SOURCES
+  src/chrome_trace.cpp
+)
