@@ -266,7 +266,10 @@ json to_json(const Plan& plan) {
           {"tokens_per_step", m.tokens_per_step}, {"parameters", m.parameters},
           {"model_flops_per_step", m.model_flops_per_step}, {"hardware_flops_per_step", m.hardware_flops_per_step},
           {"dp", m.dp}, {"tp", m.tp}, {"pp", m.pp}, {"cp", m.cp}, {"ep", m.ep},
-          {"precision", to_string(m.precision)}, {"zero_stage", m.zero_stage}, {"seed", m.seed}};
+          {"precision", to_string(m.precision)}, {"zero_stage", m.zero_stage}, {"seed", m.seed},
+          {"dynamic_loss_scale", m.dynamic_loss_scale}, {"loss_scale_init", m.loss_scale_init},
+          {"loss_scale_window", m.loss_scale_window}, {"loss_scale_growth", m.loss_scale_growth},
+          {"loss_scale_backoff", m.loss_scale_backoff}};
   j["meta"] = meta;
   json groups = json::array();
   for (const auto& g : plan.groups) groups.push_back({{"id", g.id}, {"kind", to_string(g.kind)}, {"ranks", g.ranks}});
@@ -275,6 +278,16 @@ json to_json(const Plan& plan) {
   for (const auto& t : plan.tensors) {
     json jt = {{"id", t.id}, {"name", t.name}, {"dtype", to_string(t.dtype)}, {"shape", t.shape},
                {"bytes", t.bytes}, {"role", to_string(t.role)}, {"persistent", t.persistent}};
+    if (t.init.kind != TensorInit::Kind::none) {
+      static constexpr const char* kinds[] = {"none", "zeros", "ones", "normal"};
+      json ji = {{"kind", kinds[static_cast<int>(t.init.kind)]}, {"std", t.init.std}, {"seed_key", t.init.seed_key}};
+      if (!t.init.full_shape.empty()) ji["full_shape"] = t.init.full_shape;
+      if (t.init.shard_dim >= 0) {
+        ji["shard_dim"] = t.init.shard_dim;
+        ji["shard_group"] = to_string(t.init.shard_group);
+      }
+      jt["init"] = std::move(ji);
+    }
     if (t.view_of != kNone) {
       jt["view_of"] = t.view_of;
       jt["offset_bytes"] = t.offset_bytes;
@@ -337,6 +350,11 @@ Plan plan_from_json(const json& j) {
     pm.precision = m.enumeration<Precision>("precision");
     pm.zero_stage = static_cast<std::int32_t>(m.integer("zero_stage", 0, 3));
     pm.seed = m.integer("seed", std::numeric_limits<std::int64_t>::min(), big);
+    pm.dynamic_loss_scale = m.boolean("dynamic_loss_scale");
+    pm.loss_scale_init = m.number("loss_scale_init", 0, 1e300);
+    pm.loss_scale_window = m.integer("loss_scale_window", 1, big);
+    pm.loss_scale_growth = m.number("loss_scale_growth", 1, 1e300);
+    pm.loss_scale_backoff = m.number("loss_scale_backoff", 0, 1);
     m.finish();
   }
   const json& groups = r.at("groups");
@@ -371,6 +389,22 @@ Plan plan_from_json(const json& j) {
     out.view_of = static_cast<std::int32_t>(t.integer_or("view_of", kNone, kNone, i32));
     out.offset_bytes = t.integer_or("offset_bytes", 0, 0, big);
     if (t.has("shard_group")) out.shard_group = t.enumeration<GroupKind>("shard_group");
+    if (const json* ji = t.find("init")) {
+      ObjectReader ir(*ji, path + ".init");
+      const std::string kind = ir.choice("kind", {"none", "zeros", "ones", "normal"});
+      out.init.kind = kind == "zeros"   ? TensorInit::Kind::zeros
+                      : kind == "ones"  ? TensorInit::Kind::ones
+                      : kind == "normal" ? TensorInit::Kind::normal
+                                         : TensorInit::Kind::none;
+      out.init.std = ir.number("std", 0, 1e9);
+      out.init.seed_key = ir.integer("seed_key", std::numeric_limits<std::int64_t>::min(), big);
+      if (const json* fs = ir.find("full_shape"))
+        for (std::size_t d = 0; d < fs->size(); ++d)
+          out.init.full_shape.push_back(as_integer((*fs)[d], path + ".init.full_shape[" + std::to_string(d) + "]", 0, big));
+      out.init.shard_dim = static_cast<std::int32_t>(ir.integer_or("shard_dim", -1, -1, 16));
+      out.init.shard_group = ir.enumeration_or<GroupKind>("shard_group", GroupKind::tp);
+      ir.finish();
+    }
     t.finish();
     plan.tensors.push_back(std::move(out));
   }

@@ -1,6 +1,7 @@
 // Plan IR helpers: the derived rank -> group index, op FLOP counts, and the structural validator
 // that every builder's output passes before an interpreter sees it.
 #include "clustersim/plan/plan.hpp"
+#include "clustersim/plan/trace.hpp"
 
 #include <numeric>
 #include <string>
@@ -98,6 +99,94 @@ double op_flops(const Op& op) {
         }
       },
       op.params);
+}
+
+std::int64_t op_bytes(const Plan& plan, const Op& op) {
+  auto tensor_bytes = [&](const std::vector<TensorId>& ids) {
+    std::int64_t total = 0;
+    for (TensorId t : ids) total += plan.tensors.at(static_cast<std::size_t>(t)).bytes;
+    return total;
+  };
+  return std::visit(
+      [&](const auto& p) -> std::int64_t {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, ElementwiseParams>) {
+          return p.bytes_read + p.bytes_written;
+        } else if constexpr (std::is_same_v<T, CollectiveParams>) {
+          return p.bytes;
+        } else if constexpr (std::is_same_v<T, P2PParams>) {
+          return p.bytes;
+        } else if constexpr (std::is_same_v<T, IoParams>) {
+          return p.bytes;
+        } else if constexpr (std::is_same_v<T, DelayParams>) {
+          return 0;
+        } else {
+          bool read_modify_write = false;
+          if constexpr (std::is_same_v<T, GemmParams>) read_modify_write = p.accumulate;
+          if constexpr (std::is_same_v<T, Conv2dParams>) read_modify_write = p.pass == ConvPass::backward_filter;
+          if constexpr (std::is_same_v<T, OptimizerParams>) read_modify_write = true;
+          if constexpr (std::is_same_v<T, NormParams>) read_modify_write = p.accumulate_dx;
+          if constexpr (std::is_same_v<T, EmbeddingParams>) read_modify_write = p.direction == Direction::backward;
+          const std::int64_t out = tensor_bytes(op.outputs);
+          return tensor_bytes(op.inputs) + (read_modify_write ? 2 * out : out);
+        }
+      },
+      op.params);
+}
+
+std::string op_class(const Op& op) {
+  switch (op.kind) {
+    case OpKind::gemm:
+      return "gemm";
+    case OpKind::attention:
+      return "attention";
+    case OpKind::conv2d:
+      return "conv";
+    case OpKind::elementwise:
+    case OpKind::norm:
+    case OpKind::softmax_xent:
+    case OpKind::embedding:
+    case OpKind::cast:
+      return "memory";
+    case OpKind::optimizer:
+      return "optimizer";
+    case OpKind::collective: {
+      const auto& c = std::get<CollectiveParams>(op.params);
+      return "comm:" + std::string(to_string(c.group)) + ":" + std::string(to_string(c.type));
+    }
+    case OpKind::send:
+    case OpKind::recv:
+      return "p2p:" + std::string(to_string(std::get<P2PParams>(op.params).group));
+    case OpKind::io:
+      return "io";
+    case OpKind::delay:
+      return "delay";
+  }
+  return "other";
+}
+
+ProgramInfo describe_program(const Plan& plan, std::int32_t program) {
+  const Program& prog = plan.programs.at(static_cast<std::size_t>(program));
+  ProgramInfo info;
+  info.program = prog.id;
+  info.name = prog.name;
+  for (const auto& s : prog.streams) info.streams.push_back(s.name);
+  info.ops.reserve(prog.ops.size());
+  for (const auto& op : prog.ops) {
+    OpInfo oi;
+    oi.op = op.id;
+    oi.name = op.name;
+    oi.kind = op.kind;
+    oi.op_class = op_class(op);
+    oi.phase = op.tags.phase;
+    oi.stream = op.stream;
+    oi.layer = op.tags.layer;
+    oi.microbatch = op.tags.microbatch;
+    oi.flops = op_flops(op);
+    oi.bytes = op_bytes(plan, op);
+    info.ops.push_back(std::move(oi));
+  }
+  return info;
 }
 
 namespace {

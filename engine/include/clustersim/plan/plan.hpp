@@ -43,6 +43,19 @@ struct Group {
   std::vector<Rank> ranks;  // ranks[i] has index i in the group
 };
 
+// How the executor fills a tensor before the first step. Values come from a counter-based generator
+// keyed by (plan seed, seed_key, element index in the full, unsharded tensor), so a shard holds
+// exactly the slice of what the unsharded tensor would hold: TP=2 trains like TP=1.
+struct TensorInit {
+  enum class Kind : std::uint8_t { none, zeros, ones, normal };
+  Kind kind = Kind::none;
+  double std = 0.02;
+  std::int64_t seed_key = 0;               // distinct per logical parameter
+  std::vector<std::int64_t> full_shape;    // unsharded shape; empty = same as the tensor's
+  std::int32_t shard_dim = -1;             // dimension split across shard_group, -1 = not sharded
+  GroupKind shard_group = GroupKind::tp;   // the group whose index selects the slice
+};
+
 struct Tensor {
   TensorId id = 0;
   std::string name;
@@ -57,6 +70,7 @@ struct Tensor {
   TensorId view_of = kNone;
   std::int64_t offset_bytes = 0;
   std::optional<GroupKind> shard_group;
+  TensorInit init;
 
   std::int64_t elements() const;
 };
@@ -288,6 +302,14 @@ struct PlanMeta {
   Precision precision = Precision::fp32;
   std::int32_t zero_stage = 0;
   std::int64_t seed = 1;
+  // Dynamic loss scaling (fp16): the executor multiplies softmax_xent backward's grad_scale by the
+  // current scale and optimizer grad_scale by its inverse; init 2^16, x growth after `window` clean
+  // steps, x backoff and skip the step on a non-finite gradient.
+  bool dynamic_loss_scale = false;
+  double loss_scale_init = 65536.0;
+  std::int64_t loss_scale_window = 2000;
+  double loss_scale_growth = 2.0;
+  double loss_scale_backoff = 0.5;
 };
 
 struct Plan {
@@ -322,5 +344,16 @@ void validate(const Plan& plan);
 
 // FLOPs an op performs (for MFU accounting and the roofline), 0 for communication.
 double op_flops(const Op& op);
+
+// Bytes an op moves through device memory: each input tensor read once, each output written once
+// (read and written when accumulated into or updated in place: gemm/conv accumulate, optimizer,
+// norm accumulate_dx); elementwise ops use their declared bytes_read + bytes_written; communication
+// ops the bytes communicated.
+std::int64_t op_bytes(const Plan& plan, const Op& op);
+
+// The class an op is reported under, identical in predicted and measured traces:
+// "gemm", "attention", "conv", "memory" (elementwise, norm, softmax, embedding, cast), "optimizer",
+// "comm:<group>:<collective>", "p2p:<group>", "io", "delay".
+std::string op_class(const Op& op);
 
 }  // namespace clustersim::plan

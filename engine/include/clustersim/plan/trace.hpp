@@ -126,4 +126,8 @@ struct Trace {
   nlohmann::json extra = nlohmann::json::object();  // backend-specific facts (versions, profile used)
 };
 
+struct Plan;
+// The self-description of one program for a trace (names, kinds, classes, FLOPs, bytes).
+ProgramInfo describe_program(const Plan& plan, std::int32_t program);
+
 }  // namespace clustersim::plan

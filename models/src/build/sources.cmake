@@ -1,0 +1,3 @@
+# Workload builders (scenario -> Plan).
+set(CLUSTERSIM_MODELS_BUILD_SOURCES
+)
