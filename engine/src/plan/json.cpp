@@ -72,7 +72,8 @@ json params_to_json(const OpParams& params) {
         } else if constexpr (std::is_same_v<T, AttentionParams>) {
           return {{"batch", p.batch}, {"heads", p.heads}, {"kv_heads", p.kv_heads}, {"seq_q", p.seq_q},
                   {"seq_kv", p.seq_kv}, {"head_dim", p.head_dim}, {"causal", p.causal}, {"flash", p.flash},
-                  {"dropout", p.dropout}, {"direction", to_string(p.direction)}, {"dtype", to_string(p.dtype)}};
+                  {"dropout", p.dropout}, {"direction", to_string(p.direction)}, {"dtype", to_string(p.dtype)},
+                  {"seq_shards", p.seq_shards}};
         } else if constexpr (std::is_same_v<T, Conv2dParams>) {
           static constexpr const char* passes[] = {"forward", "backward_data", "backward_filter"};
           return {{"batch", p.batch}, {"in_channels", p.in_channels}, {"out_channels", p.out_channels},
@@ -82,7 +83,7 @@ json params_to_json(const OpParams& params) {
         } else if constexpr (std::is_same_v<T, ElementwiseParams>) {
           return {{"name", p.name}, {"elements", p.elements}, {"bytes_read", p.bytes_read},
                   {"bytes_written", p.bytes_written}, {"flops", p.flops}, {"scalar", p.scalar},
-                  {"dtype", to_string(p.dtype)}};
+                  {"dtype", to_string(p.dtype)}, {"dims", p.dims}};
         } else if constexpr (std::is_same_v<T, NormParams>) {
           return {{"type", to_string(p.type)}, {"rows", p.rows}, {"cols", p.cols},
                   {"direction", to_string(p.direction)}, {"accumulate_dx", p.accumulate_dx}, {"eps", p.eps},
@@ -92,7 +93,9 @@ json params_to_json(const OpParams& params) {
                   {"grad_scale", p.grad_scale}, {"dtype", to_string(p.dtype)}};
         } else if constexpr (std::is_same_v<T, EmbeddingParams>) {
           return {{"vocab", p.vocab}, {"dim", p.dim}, {"batch", p.batch}, {"seq", p.seq},
-                  {"learned_positions", p.learned_positions}, {"direction", to_string(p.direction)},
+                  {"learned_positions", p.learned_positions}, {"vocab_parallel", p.vocab_parallel},
+                  {"seq_shards", p.seq_shards},
+                  {"direction", to_string(p.direction)},
                   {"dtype", to_string(p.dtype)}};
         } else if constexpr (std::is_same_v<T, OptimizerParams>) {
           return {{"kind", to_string(p.kind)}, {"params", p.params}, {"lr", p.lr}, {"beta1", p.beta1},
@@ -102,11 +105,12 @@ json params_to_json(const OpParams& params) {
           return {{"from", to_string(p.from)}, {"to", to_string(p.to)}, {"elements", p.elements}};
         } else if constexpr (std::is_same_v<T, CollectiveParams>) {
           return {{"type", to_string(p.type)}, {"group", to_string(p.group)}, {"bytes", p.bytes},
-                  {"dtype", to_string(p.dtype)}, {"accumulate", p.accumulate}, {"root", p.root}};
+                  {"dtype", to_string(p.dtype)}, {"accumulate", p.accumulate}, {"root", p.root},
+                  {"reduce", p.reduce == ReduceOp::sum ? "sum" : "max"}};
         } else if constexpr (std::is_same_v<T, P2PParams>) {
-          return {{"group", to_string(p.group)}, {"peer_offset", p.peer_offset}, {"bytes", p.bytes}};
+          return {{"group", to_string(p.group)}, {"peer_offset", p.peer_offset}, {"bytes", p.bytes}, {"tag", p.tag}};
         } else if constexpr (std::is_same_v<T, IoParams>) {
-          return {{"bytes", p.bytes}, {"medium", p.medium}};
+          return {{"bytes", p.bytes}, {"medium", p.medium}, {"content", p.content}, {"seq_shards", p.seq_shards}};
         } else {
           return {{"ns", p.ns}, {"reason", p.reason}};
         }
@@ -142,6 +146,7 @@ OpParams params_from_json(OpKind kind, const json& j, const std::string& path) {
       p.seq_kv = r.integer("seq_kv", 0, big), p.head_dim = r.integer("head_dim", 0, big);
       p.causal = r.boolean("causal"), p.flash = r.boolean("flash"), p.dropout = r.number("dropout", 0, 1);
       p.direction = enum_at<Direction>(r, "direction"), p.dtype = enum_at<DType>(r, "dtype");
+      p.seq_shards = static_cast<std::int32_t>(r.integer("seq_shards", 1, 1 << 20));
       out = p;
       break;
     }
@@ -166,6 +171,10 @@ OpParams params_from_json(OpKind kind, const json& j, const std::string& path) {
       p.bytes_read = r.integer("bytes_read", 0, big), p.bytes_written = r.integer("bytes_written", 0, big);
       p.flops = r.number("flops", 0, inf), p.scalar = r.number("scalar", -inf, inf);
       p.dtype = enum_at<DType>(r, "dtype");
+      const json& dims = r.at("dims");
+      if (!dims.is_array()) throw InputError(path + ".dims", describe_value(dims), "an array of integers");
+      for (std::size_t d = 0; d < dims.size(); ++d)
+        p.dims.push_back(as_integer(dims[d], path + ".dims[" + std::to_string(d) + "]", 0, big));
       out = p;
       break;
     }
@@ -189,6 +198,8 @@ OpParams params_from_json(OpKind kind, const json& j, const std::string& path) {
       EmbeddingParams p;
       p.vocab = r.integer("vocab", 0, big), p.dim = r.integer("dim", 0, big), p.batch = r.integer("batch", 0, big);
       p.seq = r.integer("seq", 0, big), p.learned_positions = r.boolean("learned_positions");
+      p.vocab_parallel = r.boolean("vocab_parallel");
+      p.seq_shards = static_cast<std::int32_t>(r.integer("seq_shards", 1, 1 << 20));
       p.direction = enum_at<Direction>(r, "direction"), p.dtype = enum_at<DType>(r, "dtype");
       out = p;
       break;
@@ -214,6 +225,7 @@ OpParams params_from_json(OpKind kind, const json& j, const std::string& path) {
       p.type = enum_at<CollectiveType>(r, "type"), p.group = enum_at<GroupKind>(r, "group");
       p.bytes = r.integer("bytes", 0, big), p.dtype = enum_at<DType>(r, "dtype");
       p.accumulate = r.boolean("accumulate"), p.root = static_cast<std::int32_t>(r.integer("root", 0, 1 << 30));
+      p.reduce = r.choice("reduce", {"sum", "max"}) == "sum" ? ReduceOp::sum : ReduceOp::max;
       out = p;
       break;
     }
@@ -223,12 +235,15 @@ OpParams params_from_json(OpKind kind, const json& j, const std::string& path) {
       p.group = enum_at<GroupKind>(r, "group");
       p.peer_offset = static_cast<std::int32_t>(r.integer("peer_offset", -(1 << 30), 1 << 30));
       p.bytes = r.integer("bytes", 0, big);
+      p.tag = static_cast<std::int32_t>(r.integer("tag", 0, 1 << 30));
       out = p;
       break;
     }
     case OpKind::io: {
       IoParams p;
       p.bytes = r.integer("bytes", 0, big), p.medium = r.string("medium");
+      p.content = r.string("content");
+      p.seq_shards = static_cast<std::int32_t>(r.integer("seq_shards", 1, 1 << 20));
       out = p;
       break;
     }
@@ -279,8 +294,9 @@ json to_json(const Plan& plan) {
     json jt = {{"id", t.id}, {"name", t.name}, {"dtype", to_string(t.dtype)}, {"shape", t.shape},
                {"bytes", t.bytes}, {"role", to_string(t.role)}, {"persistent", t.persistent}};
     if (t.init.kind != TensorInit::Kind::none) {
-      static constexpr const char* kinds[] = {"none", "zeros", "ones", "normal"};
+      static constexpr const char* kinds[] = {"none", "zeros", "ones", "normal", "copy"};
       json ji = {{"kind", kinds[static_cast<int>(t.init.kind)]}, {"std", t.init.std}, {"seed_key", t.init.seed_key}};
+      if (t.init.kind == TensorInit::Kind::copy) ji["source"] = t.init.source;
       if (!t.init.full_shape.empty()) ji["full_shape"] = t.init.full_shape;
       if (t.init.shard_dim >= 0) {
         ji["shard_dim"] = t.init.shard_dim;
@@ -391,11 +407,13 @@ Plan plan_from_json(const json& j) {
     if (t.has("shard_group")) out.shard_group = t.enumeration<GroupKind>("shard_group");
     if (const json* ji = t.find("init")) {
       ObjectReader ir(*ji, path + ".init");
-      const std::string kind = ir.choice("kind", {"none", "zeros", "ones", "normal"});
-      out.init.kind = kind == "zeros"   ? TensorInit::Kind::zeros
-                      : kind == "ones"  ? TensorInit::Kind::ones
+      const std::string kind = ir.choice("kind", {"none", "zeros", "ones", "normal", "copy"});
+      out.init.kind = kind == "zeros"    ? TensorInit::Kind::zeros
+                      : kind == "ones"   ? TensorInit::Kind::ones
                       : kind == "normal" ? TensorInit::Kind::normal
+                      : kind == "copy"   ? TensorInit::Kind::copy
                                          : TensorInit::Kind::none;
+      out.init.source = static_cast<std::int32_t>(ir.integer_or("source", -1, -1, i32));
       out.init.std = ir.number("std", 0, 1e9);
       out.init.seed_key = ir.integer("seed_key", std::numeric_limits<std::int64_t>::min(), big);
       if (const json* fs = ir.find("full_shape"))

@@ -43,12 +43,17 @@ struct Group {
   std::vector<Rank> ranks;  // ranks[i] has index i in the group
 };
 
-// How the executor fills a tensor before the first step. Values come from a counter-based generator
-// keyed by (plan seed, seed_key, element index in the full, unsharded tensor), so a shard holds
-// exactly the slice of what the unsharded tensor would hold: TP=2 trains like TP=1.
+// How the executor fills a tensor before the first step. Every allocation starts zeroed; then the
+// inits of tensors and views are applied, copies last. `normal` values come from a counter-based
+// generator keyed by (plan seed, seed_key, element index in the full, unsharded tensor), so a shard
+// holds exactly the slice of what the unsharded tensor would hold: TP=2 trains like TP=1.
+// `copy` fills the tensor from `source` (converting dtype); the source may be a group-indexed view,
+// and may be an init-only tensor that no op allocates: the executor then materialises it (with its
+// views' inits) just for the copy. ZeRO shards of master weights are initialised this way.
 struct TensorInit {
-  enum class Kind : std::uint8_t { none, zeros, ones, normal };
+  enum class Kind : std::uint8_t { none, zeros, ones, normal, copy };
   Kind kind = Kind::none;
+  std::int32_t source = -1;  // TensorId, for copy
   double std = 0.02;
   std::int64_t seed_key = 0;               // distinct per logical parameter
   std::vector<std::int64_t> full_shape;    // unsharded shape; empty = same as the tensor's
@@ -97,6 +102,7 @@ struct GemmParams {
 // backward, flash:     inputs [dout, qkv, out, lse]         outputs [dqkv]
 // backward, non-flash: inputs [dout, qkv, probs(, mask, dropped)] outputs [dqkv]
 // Flash attention with dropout regenerates the mask from (seed, op tags); it is not stored.
+// With seq_shards > 1 (sequence parallelism) rows are in shard-major order (see IoParams).
 struct AttentionParams {
   std::int64_t batch = 0, heads = 0, kv_heads = 0, seq_q = 0, seq_kv = 0, head_dim = 0;
   bool causal = true;
@@ -104,6 +110,7 @@ struct AttentionParams {
   double dropout = 0.0;
   Direction direction = Direction::forward;
   DType dtype = DType::bf16;
+  std::int32_t seq_shards = 1;
 };
 
 enum class ConvPass : std::uint8_t { forward, backward_data, backward_filter };
@@ -125,6 +132,7 @@ struct Conv2dParams {
 // its kernel registry. Names and their tensor lists:
 //   residual_add        [a, b] -> [out]             out = a + b
 //   add_inplace         [a] -> [out]                out += a
+//   copy                [a] -> [out]                out = a
 //   gelu                [x] -> [y]                  tanh approximation
 //   gelu_backward       [x, dy] -> [dx]
 //   relu                [x] -> [y]
@@ -136,6 +144,14 @@ struct Conv2dParams {
 //   rope                [qkv] -> [qkv_out]          rotary embedding on query and key heads (scalar = theta)
 //   rope_backward       [dqkv] -> [dqkv_out]
 //   bias_grad           [dy(rows, n)] -> [dbias(n)] accumulated column sums
+//   bias_add            [x(rows, n), bias(n)] -> [x] in place (row-parallel linear: bias after the reduction)
+//   position_add        [x(B,T,C), wpe(maxT,C)] -> [x] in place, x[b,t] += wpe[t + seq_offset] (scalar = seq_offset)
+//   position_add_backward [dx(B,T,C)] -> [dwpe] accumulated (scalar = seq_offset)
+//   xent_parallel_max   [logits(rows, V/t)] -> [max(rows) fp32]          vocab-parallel cross-entropy, step 1
+//   xent_parallel_stats [logits, max, targets] -> [stats(2, rows) fp32]  row 0: sum exp(logit - max), row 1: the
+//                       target's logit when it falls in this rank's vocab shard (tp index * V/t ...), else 0
+//   xent_parallel_loss  [stats, max] -> [losses(rows) fp32]             after stats are summed over tp
+//   xent_parallel_backward [logits, targets, max, stats] -> [dlogits]   (softmax - onehot) * scalar, may alias logits
 //   scale               [x] -> [x]                  x *= scalar (in place)
 //   zero                [] -> [x...]                every output set to 0
 //   check_finite        [x...] -> [flag]            flag(fp32) = 1 if any non-finite element, else 0
@@ -146,6 +162,9 @@ struct Conv2dParams {
 //   global_avgpool      [x(N,H,W,C)] -> [y(N,C)]
 //   global_avgpool_backward [dy] -> [dx]
 // `elements` is the element count of the main operand.
+// `dims` carries structure for ops that need it: rope {B, T, heads, kv_heads, head_dim, seq_shards};
+// position_add(_backward) {B, T_local, C, seq_shards} (with seq_shards > 1 the rows are the rank's
+// sequence shard: positions start at tp_index * T_local); maxpool {N, H, W, C}; global_avgpool {N, H, W, C}.
 struct ElementwiseParams {
   std::string name;
   std::int64_t elements = 0;
@@ -153,6 +172,7 @@ struct ElementwiseParams {
   double flops = 0.0;
   double scalar = 0.0;
   DType dtype = DType::fp32;
+  std::vector<std::int64_t> dims;
 };
 
 // Normalisation over `cols` for each of `rows` (layernorm, rmsnorm) or over `rows` for each column
@@ -183,9 +203,14 @@ struct SoftmaxXentParams {
 // Token (and learned position) embedding.
 // forward:  [tokens(B,T) int32, wte(V,C)] or [.., wpe(maxT,C)] -> [x(B,T,C)]
 // backward: [dx, tokens] -> [dwte] or [dwte, dwpe]   (accumulated)
+// vocab_parallel: wte holds rows [i*V, (i+1)*V) of the full table (V = `vocab` = local rows, i = the
+// rank's tp index); tokens outside the shard give zero rows (the tp all-reduce completes them) and
+// positions are never added here (position_add follows the reduction).
 struct EmbeddingParams {
   std::int64_t vocab = 0, dim = 0, batch = 0, seq = 0;
   bool learned_positions = true;
+  bool vocab_parallel = false;
+  std::int32_t seq_shards = 1;  // output rows in shard-major order when > 1 (see IoParams)
   Direction direction = Direction::forward;
   DType dtype = DType::fp32;
 };
@@ -217,6 +242,8 @@ struct CastParams {
 //   broadcast      [buf] -> [buf]      from group index `root`
 //   reduce         [buf] -> [buf]      to group index `root`
 //   all_to_all     [in] -> [out]
+enum class ReduceOp : std::uint8_t { sum, max };
+
 struct CollectiveParams {
   CollectiveType type = CollectiveType::all_reduce;
   GroupKind group = GroupKind::dp;
@@ -224,21 +251,32 @@ struct CollectiveParams {
   DType dtype = DType::bf16;
   bool accumulate = false;
   std::int32_t root = 0;
+  ReduceOp reduce = ReduceOp::sum;  // all_reduce, reduce_scatter, reduce
 };
 
 // Point-to-point within the rank's group of kind `group`: the peer is the member at
 // (my index + peer_offset) mod group size. send: [buf] -> []; recv: [] -> [buf].
+// Matching is per (source, destination, tag) in issue order: the k-th send a->b with tag g
+// matches the k-th recv on b from a with tag g (tags separate forward activations from backward
+// gradients between the same two stages).
 struct P2PParams {
   GroupKind group = GroupKind::pp;
   std::int32_t peer_offset = 1;
   std::int64_t bytes = 0;
+  std::int32_t tag = 0;
 };
 
 // Data movement outside the device: host to device input, storage reads, PCIe offload.
 // inputs/outputs: the tensors filled or drained. medium: "host", "storage", "pcie".
+// `content` tells the executor's data loader what to produce for each output: "tokens", "targets"
+// (next tokens, int32), "features" (fp32), "labels" (int32 classes), "images" (NHWC) or "" (a plain
+// transfer, e.g. offload). With sequence parallelism (seq_shards > 1) full-sequence tensors hold rows in
+// shard-major order: row = (shard * B + b) * (T / seq_shards) + t_local.
 struct IoParams {
   std::int64_t bytes = 0;
   std::string medium = "host";
+  std::string content;
+  std::int32_t seq_shards = 1;
 };
 
 // A fixed delay (client think time, emulated straggling).

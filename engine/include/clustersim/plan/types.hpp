@@ -50,8 +50,10 @@ enum class TensorRole : std::uint8_t {
   client_update,    // a federated client's model delta
 };
 
-enum class GroupKind : std::uint8_t { world, dp, tp, pp, cp, ep, fl };
-inline constexpr int kGroupKindCount = 7;
+// Communicator kinds. `emb` joins the first and last pipeline stage that both hold the (tied)
+// embedding, to sum its gradients (Megatron's embedding group).
+enum class GroupKind : std::uint8_t { world, dp, tp, pp, cp, ep, fl, emb };
+inline constexpr int kGroupKindCount = 8;
 
 enum class OpKind : std::uint8_t {
   gemm,
@@ -104,7 +106,7 @@ CLUSTERSIM_ENUM_NAMES(DType, "fp32"sv, "tf32"sv, "fp16"sv, "bf16"sv, "fp8_e4m3"s
 CLUSTERSIM_ENUM_NAMES(TensorRole, "weight"sv, "master_weight"sv, "grad"sv, "optimizer_state"sv, "activation"sv,
                       "activation_grad"sv, "workspace"sv, "comm_buffer"sv, "input"sv, "teacher_weight"sv,
                       "client_update"sv);
-CLUSTERSIM_ENUM_NAMES(GroupKind, "world"sv, "dp"sv, "tp"sv, "pp"sv, "cp"sv, "ep"sv, "fl"sv);
+CLUSTERSIM_ENUM_NAMES(GroupKind, "world"sv, "dp"sv, "tp"sv, "pp"sv, "cp"sv, "ep"sv, "fl"sv, "emb"sv);
 CLUSTERSIM_ENUM_NAMES(OpKind, "gemm"sv, "attention"sv, "conv2d"sv, "elementwise"sv, "norm"sv, "softmax_xent"sv,
                       "embedding"sv, "optimizer"sv, "cast"sv, "collective"sv, "send"sv, "recv"sv, "io"sv, "delay"sv);
 CLUSTERSIM_ENUM_NAMES(Direction, "forward"sv, "backward"sv);

@@ -1,0 +1,179 @@
+// ProgramBuilder: tensors, views and ops of one program, with derived cross-stream dependencies.
+#include "program_builder.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace clustersim::models::build {
+
+ProgramBuilder::ProgramBuilder(plan::Plan& plan, std::string name) : plan_(plan) {
+  program_ = static_cast<std::int32_t>(plan_.programs.size());
+  plan::Program prog;
+  prog.id = program_;
+  prog.name = std::move(name);
+  plan_.programs.push_back(std::move(prog));
+}
+
+StreamId ProgramBuilder::stream(const std::string& name, StreamKind kind) {
+  auto& streams = program().streams;
+  for (const auto& s : streams)
+    if (s.name == name) return s.id;
+  require(static_cast<int>(streams.size()) < kMaxStreams, "too many streams in program " + program().name);
+  plan::Stream s;
+  s.id = static_cast<StreamId>(streams.size());
+  s.name = name;
+  s.kind = kind;
+  streams.push_back(s);
+  return s.id;
+}
+
+TensorId ProgramBuilder::tensor(std::string name, DType dtype, std::vector<std::int64_t> shape, TensorRole role,
+                                bool persistent, plan::TensorInit init) {
+  plan::Tensor t;
+  t.id = static_cast<TensorId>(plan_.tensors.size());
+  t.name = std::move(name);
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes = t.elements() * dtype_bytes(dtype);
+  t.role = role;
+  t.persistent = persistent;
+  t.init = std::move(init);
+  plan_.tensors.push_back(std::move(t));
+  if (persistent) program().persistent.push_back(plan_.tensors.back().id);
+  return plan_.tensors.back().id;
+}
+
+TensorId ProgramBuilder::image(std::string name, DType dtype, std::vector<std::int64_t> shape, TensorRole role) {
+  return tensor(std::move(name), dtype, std::move(shape), role, false);
+}
+
+TensorId ProgramBuilder::view(TensorId base, std::string name, DType dtype, std::vector<std::int64_t> shape,
+                              std::int64_t offset_bytes, std::optional<GroupKind> shard, plan::TensorInit init) {
+  const plan::Tensor& b = tensor_info(base);
+  require(b.view_of == plan::kNone, "view of a view: " + name);
+  const TensorRole role = b.role;
+  plan::Tensor t;
+  t.id = static_cast<TensorId>(plan_.tensors.size());
+  t.name = std::move(name);
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes = t.elements() * dtype_bytes(dtype);
+  t.role = role;
+  t.view_of = base;
+  t.offset_bytes = offset_bytes;
+  t.shard_group = shard;
+  t.init = std::move(init);
+  plan_.tensors.push_back(std::move(t));
+  return plan_.tensors.back().id;
+}
+
+ProgramBuilder::Access& ProgramBuilder::access(TensorId t) {
+  if (static_cast<std::size_t>(t) >= access_.size()) {
+    Access fresh;
+    std::fill(std::begin(fresh.readers), std::end(fresh.readers), -1);
+    access_.resize(plan_.tensors.size() + 1024, fresh);
+  }
+  return access_[static_cast<std::size_t>(t)];
+}
+
+void ProgramBuilder::dep_on(std::vector<OpId>& deps, OpId op, StreamId my_stream) const {
+  if (op < 0) return;
+  if (program().ops[static_cast<std::size_t>(op)].stream != my_stream) deps.push_back(op);
+}
+
+void ProgramBuilder::finish_deps(std::vector<OpId>& deps) const {
+  if (deps.size() < 2) return;
+  // Keep only the latest op per stream: streams complete in order.
+  OpId latest[kMaxStreams];
+  std::fill(std::begin(latest), std::end(latest), -1);
+  for (OpId d : deps) {
+    const StreamId s = program().ops[static_cast<std::size_t>(d)].stream;
+    latest[s] = std::max(latest[s], d);
+  }
+  deps.clear();
+  for (OpId d : latest)
+    if (d >= 0) deps.push_back(d);
+  std::sort(deps.begin(), deps.end());
+}
+
+OpId ProgramBuilder::add(OpSpec spec) {
+  plan::Program& prog = program();
+  const OpId id = static_cast<OpId>(prog.ops.size());
+  const StreamId s = spec.stream;
+  std::vector<OpId> deps = std::move(spec.deps);
+
+  for (TensorId t : spec.allocs) {
+    Access& a = access(t);
+    // Re-allocation after a free: the previous lifetime is over (its free ordered every use).
+    a.last_writer = -1;
+    std::fill(std::begin(a.readers), std::end(a.readers), -1);
+  }
+  for (TensorId t : spec.inputs) dep_on(deps, access(t).last_writer, s);
+  for (TensorId t : spec.outputs) {
+    const Access& a = access(t);
+    dep_on(deps, a.last_writer, s);
+    for (OpId r : a.readers) dep_on(deps, r, s);
+  }
+  for (TensorId t : spec.frees) {
+    const Access& a = access(t);
+    dep_on(deps, a.last_writer, s);
+    for (OpId r : a.readers) dep_on(deps, r, s);
+  }
+  finish_deps(deps);
+
+  for (TensorId t : spec.inputs) {
+    Access& a = access(t);
+    a.readers[s] = id;
+  }
+  for (TensorId t : spec.outputs) {
+    Access& a = access(t);
+    a.last_writer = id;
+    a.writer_stream = s;
+    std::fill(std::begin(a.readers), std::end(a.readers), -1);
+  }
+
+  plan::Op op;
+  op.id = id;
+  op.name = std::move(spec.name);
+  op.kind = spec.kind;
+  op.stream = s;
+  op.params = std::move(spec.params);
+  op.inputs = std::move(spec.inputs);
+  op.outputs = std::move(spec.outputs);
+  op.allocs = std::move(spec.allocs);
+  op.frees = std::move(spec.frees);
+  op.deps = std::move(deps);
+  op.tags = spec.tags;
+  prog.ops.push_back(std::move(op));
+  return id;
+}
+
+void ProgramBuilder::free_at_last_op(TensorId tensor) {
+  plan::Program& prog = program();
+  require(!prog.ops.empty(), "free_at_last_op without an op");
+  plan::Op& op = prog.ops.back();
+  const Access& a = access(tensor);
+  std::vector<OpId> deps = op.deps;
+  if (a.last_writer >= 0 && a.last_writer != op.id) dep_on(deps, a.last_writer, op.stream);
+  for (OpId r : a.readers)
+    if (r != op.id) dep_on(deps, r, op.stream);
+  finish_deps(deps);
+  op.deps = std::move(deps);
+  op.frees.push_back(tensor);
+}
+
+plan::ElementwiseParams elementwise(std::string name, std::int64_t elements, DType dtype, double reads_per_elem,
+                                    double writes_per_elem, double flops_per_elem, double scalar) {
+  plan::ElementwiseParams p;
+  p.name = std::move(name);
+  p.elements = elements;
+  p.dtype = dtype;
+  const double bytes = static_cast<double>(elements) * static_cast<double>(dtype_bytes(dtype));
+  p.bytes_read = static_cast<std::int64_t>(std::llround(bytes * reads_per_elem));
+  p.bytes_written = static_cast<std::int64_t>(std::llround(bytes * writes_per_elem));
+  p.flops = static_cast<double>(elements) * flops_per_elem;
+  p.scalar = scalar;
+  return p;
+}
+
+}  // namespace clustersim::models::build
