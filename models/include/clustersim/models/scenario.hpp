@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -64,6 +65,9 @@ struct TrainingSpec {
 
 enum class PipelineSchedule : std::uint8_t { gpipe, one_f_one_b, interleaved_1f1b };
 
+// "gpipe", "1f1b", "interleaved-1f1b": the names used in scenarios.
+std::string_view schedule_name(PipelineSchedule schedule);
+
 struct ParallelismSpec {
   std::int32_t dp = 1, tp = 1, pp = 1;
   bool sp = false;
@@ -100,14 +104,22 @@ struct Scenario {
 // Parses and validates. Throws InputError (path, value, allowed) on the first problem.
 Scenario parse_scenario(const nlohmann::json& j, const Catalog& catalog = Catalog::builtin());
 
-// Reads a scenario file (JSON, comments allowed).
+// Reads a scenario file (JSON, comments allowed). InputError naming the file for a missing or
+// unreadable file, and the line and column for a parse error.
 nlohmann::json load_scenario_json(const std::string& path);
 
 // Applies "a.b.c=value" to the JSON (value parsed as JSON when it parses, else taken as a string).
 // Creates missing objects on the way; InputError on a malformed override or a path through a non-object.
+// Errors name the override text.
 void apply_override(nlohmann::json& j, const std::string& assignment);
 
-// Sets a dot path to a value (used by sweeps and the GUI).
+// Sets a dot path to a value (used by sweeps and the GUI). Rules, shared with apply_override:
+//  * a numeric segment indexes an array (index == size appends; a missing array is created);
+//  * a missing object on the way is created;
+//  * a preset given as a string (cluster.gpu, cluster.intra_node, cluster.host_link,
+//    cluster.inter_node.link, model.architecture) becomes {"preset": name} when the path goes
+//    below it, so "cluster.gpu.memory_gib=40" overrides one field of the preset;
+//  * a null value removes the key (or array element), restoring its default.
 void set_path(nlohmann::json& j, const std::string& dot_path, const nlohmann::json& value);
 
 // The resolved hardware of the scenario.
