@@ -1,8 +1,269 @@
-// Scaffolding: replaced by the discrete-event core.
+// The simulator's entry point and event loop: builds the models (device, network), the rank classes
+// and the workload, runs the loop (ask every model for its next completion, advance them all to the
+// earliest, hand the completions to the workload), then turns the op spans into the Trace and its
+// summary. Semantics and definitions are documented in simulate.hpp.
 #include "clustersim/engine/simulate.hpp"
 
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "clustersim/engine/cost_model.hpp"
+#include "clustersim/plan/error.hpp"
+#include "clustersim/plan/json.hpp"
+#include "compute_model.hpp"
+#include "rank_classes.hpp"
+#include "summary.hpp"
+#include "workload.hpp"
+
 namespace clustersim::engine {
-plan::Trace simulate(const plan::Plan&, const plan::Hardware&, const SimulationOptions&) {
-  throw Error("the simulator is not built yet");
+
+std::string_view rank_mode_name(RankMode mode) {
+  switch (mode) {
+    case RankMode::automatic:
+      return "automatic";
+    case RankMode::expanded:
+      return "expanded";
+    case RankMode::symmetric:
+      return "symmetric";
+  }
+  return "?";
 }
+
+namespace {
+
+DType compute_dtype(Precision p) {
+  switch (p) {
+    case Precision::fp32:
+      return DType::fp32;
+    case Precision::tf32:
+      return DType::tf32;
+    case Precision::fp16:
+      return DType::fp16;
+    case Precision::bf16:
+      return DType::bf16;
+    case Precision::fp8:
+      return DType::fp8_e4m3;
+  }
+  return DType::fp32;
+}
+
+std::vector<double> straggler_factors(const plan::Plan& plan, const plan::Hardware& hw) {
+  std::vector<double> f(static_cast<std::size_t>(plan.world_size), 1.0);
+  for (std::size_t i = 0; i < hw.slowdowns.size(); ++i) {
+    const auto& s = hw.slowdowns[i];
+    const std::string path = "cluster.slowdowns[" + std::to_string(i) + "]";
+    if (s.rank < 0 || s.rank >= plan.world_size)
+      throw InputError(path + ".rank", std::to_string(s.rank),
+                       "a rank from 0 to " + std::to_string(plan.world_size - 1));
+    if (!(s.compute_factor > 0.0) || !std::isfinite(s.compute_factor))
+      throw InputError(path + ".compute_factor", plan::describe_value(s.compute_factor), "a factor > 0");
+    f[static_cast<std::size_t>(s.rank)] *= s.compute_factor;
+  }
+  return f;
+}
+
+}  // namespace
+
+plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, const SimulationOptions& options) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  plan::validate(plan);
+  const std::vector<double> straggler = straggler_factors(plan, hardware);
+
+  const std::unique_ptr<CostModel> cost = make_cost_model(options.cost_model, hardware, options.profile);
+  NetworkConfig net_config;
+  net_config.tier = options.network;
+  net_config.collective_algorithm = options.collective_algorithm;
+  if (cost->name() == "calibrated") net_config.profile = options.profile;
+  const std::unique_ptr<NetworkModel> network = make_network_model(plan, hardware, net_config);
+
+  const double overlap = options.compute_comm_overlap_slowdown.value_or(cost->overlap_slowdown().value_or(1.0));
+  if (!(overlap >= 1.0) || !std::isfinite(overlap))
+    throw InputError("simulation.compute_comm_overlap_slowdown", plan::describe_value(overlap), "a factor >= 1");
+
+  const plan::RankGroups groups(plan);
+  const bool asymmetric_hardware = !hardware.degradations.empty() ||
+                                   std::any_of(straggler.begin(), straggler.end(), [](double f) { return f != 1.0; });
+  const bool symmetric =
+      options.rank_mode == RankMode::symmetric || (options.rank_mode == RankMode::automatic && !asymmetric_hardware);
+  const detail::RankClasses classes = symmetric ? detail::symmetric_classes(plan, groups, *network, straggler)
+                                                : detail::expanded_classes(plan.world_size);
+  const auto n_slots = static_cast<std::int32_t>(classes.simulated.size());
+
+  // Each program used by a simulated rank is costed once.
+  detail::FallbackLog fallbacks;
+  std::vector<detail::OpTable> tables(plan.programs.size());
+  std::vector<const detail::OpTable*> table_of(plan.programs.size(), nullptr);
+  for (plan::Rank r : classes.simulated) {
+    const auto p = static_cast<std::size_t>(plan.program_of_rank[static_cast<std::size_t>(r)]);
+    if (table_of[p] != nullptr) continue;
+    tables[p] = detail::build_op_table(plan, static_cast<std::int32_t>(p), *cost, fallbacks);
+    table_of[p] = &tables[p];
+  }
+
+  detail::ComputeModel compute(n_slots, overlap);
+  detail::Workload workload(plan, groups, classes, table_of, straggler,
+                            options.record_memory_timeline ? options.max_timeline_samples : 0, compute, *network);
+
+  // The event loop: it knows models and tokens, nothing about GPUs or links.
+  std::array<Model*, 2> models{&compute, network.get()};
+  std::vector<Token> completed;
+  completed.reserve(1024);
+  std::int64_t events = 0;
+  std::uint64_t rounds = 0;
+  workload.start();
+  while (true) {
+    TimeNs now = kNever;
+    for (Model* m : models) now = std::min(now, m->next_event_ns());
+    if (now == kNever) break;
+    for (Model* m : models) m->advance_to(now, completed);
+    events += static_cast<std::int64_t>(completed.size());
+    workload.handle(now, completed);
+    completed.clear();
+    if (options.progress && (++rounds & 0x3fff) == 0) {
+      const double done = static_cast<double>(workload.finished_ops()) / static_cast<double>(workload.total_ops());
+      if (!options.progress(done)) throw Error("simulation cancelled");
+    }
+  }
+  if (workload.finished_ops() != workload.total_ops())
+    throw InternalError("the plan cannot finish (" + std::to_string(workload.total_ops() - workload.finished_ops()) +
+                        " ops never ran): " + workload.describe_stuck(4));
+  if (options.progress && !options.progress(1.0)) throw Error("simulation cancelled");
+
+  // --- the trace ---------------------------------------------------------------------------------
+  plan::Trace trace;
+  trace.source = plan::TraceSource::simulated;
+  trace.scenario = plan.meta.scenario;
+  trace.hardware = hardware.name;
+  trace.backend =
+      "sim:" + std::string(cost->name()) + "/" + std::string(network->tier_name()) + "/" + options.collective_algorithm;
+  for (std::int32_t s = 0; s < n_slots; ++s) {
+    trace.ranks.push_back(workload.rank_of_slot(s));
+    trace.program_of_rank.push_back(workload.program_of_slot(s));
+  }
+  for (std::size_t p = 0; p < plan.programs.size(); ++p)
+    trace.programs.push_back(plan::describe_program(plan, static_cast<std::int32_t>(p)));
+
+  if (options.record_ops) {
+    trace.ops.reserve(static_cast<std::size_t>(workload.total_ops()));
+    for (std::int32_t s = 0; s < n_slots; ++s) {
+      const plan::Rank rank = workload.rank_of_slot(s);
+      const plan::Program& prog = plan.programs[static_cast<std::size_t>(workload.program_of_slot(s))];
+      const detail::OpTable& t = workload.table_of_slot(s);
+      const std::int64_t* start = workload.start_ns(s);
+      const std::int64_t* end = workload.end_ns(s);
+      const std::int64_t* transfer = workload.transfer_start_ns(s);
+      for (std::size_t op = 0; op < prog.ops.size(); ++op) {
+        trace.ops.push_back({rank, static_cast<std::int32_t>(op), prog.ops[op].stream, 0, start[op], end[op]});
+        const detail::OpTag tag = t.tag[op];
+        if (tag != detail::OpTag::collective && tag != detail::OpTag::send && tag != detail::OpTag::recv) continue;
+        plan::CommSpan c;
+        c.rank = rank;
+        c.group = t.comm[op].kind;
+        c.group_id = groups.group_of(rank, c.group);
+        c.type = tag == detail::OpTag::collective ? std::string(to_string(t.comm[op].type))
+                 : tag == detail::OpTag::send     ? "send"
+                                                  : "recv";
+        c.bytes = t.comm[op].bytes;
+        c.start_ns = transfer[t.comm_ordinal[op]];
+        c.end_ns = end[op];
+        trace.comm.push_back(std::move(c));
+      }
+    }
+  }
+
+  const std::int64_t capacity = hardware.usable_memory_bytes();
+  for (std::int32_t s = 0; s < n_slots; ++s)
+    trace.memory.push_back(
+        workload.memory(s).result(workload.rank_of_slot(s), workload.table_of_slot(s).persistent_bytes, capacity));
+
+  // --- the summary -------------------------------------------------------------------------------
+  plan::Summary& sum = trace.summary;
+  std::vector<detail::RankActivity> activity;
+  activity.reserve(static_cast<std::size_t>(n_slots));
+  std::int32_t critical = 0;
+  for (std::int32_t s = 0; s < n_slots; ++s) {
+    activity.push_back(
+        detail::rank_activity(workload.table_of_slot(s), workload.start_ns(s), workload.end_ns(s), nullptr));
+    if (activity.back().end_ns > activity[static_cast<std::size_t>(critical)].end_ns) critical = s;
+  }
+  const std::int64_t step_ns = n_slots > 0 ? activity[static_cast<std::size_t>(critical)].end_ns : 0;
+  const double step_s = static_cast<double>(step_ns) * 1e-9;
+  sum.step_time_s = step_s;
+  sum.critical_rank = n_slots > 0 ? workload.rank_of_slot(critical) : 0;
+  const detail::RankActivity crit =
+      n_slots > 0 ? detail::rank_activity(workload.table_of_slot(critical), workload.start_ns(critical),
+                                          workload.end_ns(critical), &sum.comm)
+                  : detail::RankActivity{};
+  sum.compute_time_s = static_cast<double>(crit.busy_ns) * 1e-9;
+  nlohmann::json transfer_s = nlohmann::json::object();
+  if (n_slots > 0) {
+    const detail::OpTable& t = workload.table_of_slot(critical);
+    const std::int64_t* transfer = workload.transfer_start_ns(critical);
+    const std::int64_t* end = workload.end_ns(critical);
+    std::map<std::string, std::int64_t> per_type;
+    for (std::size_t op = 0; op < t.tag.size(); ++op) {
+      if (t.comm_ordinal[op] < 0) continue;
+      const std::string type = t.tag[op] == detail::OpTag::collective ? std::string(to_string(t.comm[op].type))
+                               : t.tag[op] == detail::OpTag::send     ? "send"
+                                                                      : "recv";
+      per_type[std::string(to_string(t.comm[op].kind)) + ":" + type] += end[op] - transfer[t.comm_ordinal[op]];
+    }
+    for (const auto& [key, total] : per_type) transfer_s[key] = static_cast<double>(total) * 1e-9;
+  }
+  for (const auto& c : sum.comm) sum.comm_time_s += c.time_s;
+  sum.exposed_comm_s = static_cast<double>(crit.exposed_comm_ns) * 1e-9;
+  if (step_ns > 0) {
+    double weighted = 0.0, weight = 0.0;
+    for (std::int32_t s = 0; s < n_slots; ++s) {
+      const auto& a = activity[static_cast<std::size_t>(s)];
+      const double share =
+          static_cast<double>(std::max<std::int64_t>(0, step_ns - a.busy_ns - a.exposed_collective_ns)) /
+          static_cast<double>(step_ns);
+      const auto w = static_cast<double>(classes.class_size[static_cast<std::size_t>(s)]);
+      weighted += w * share;
+      weight += w;
+    }
+    sum.bubble_fraction = weight > 0.0 ? weighted / weight : 0.0;
+    if (plan.meta.tokens_per_step > 0) sum.tokens_per_s = static_cast<double>(plan.meta.tokens_per_step) / step_s;
+    sum.samples_per_s = static_cast<double>(plan.meta.global_batch) / step_s;
+    if (plan.meta.model_flops_per_step > 0.0 || plan.meta.hardware_flops_per_step > 0.0) {
+      const double peak = hardware.gpu.peak_tflops_for(compute_dtype(plan.meta.precision)) * 1e12;
+      const double denominator = step_s * static_cast<double>(plan.world_size) * peak;
+      sum.mfu = plan.meta.model_flops_per_step / denominator;
+      sum.hfu = plan.meta.hardware_flops_per_step / denominator;
+    }
+  }
+  sum.model_flops_per_step = plan.meta.model_flops_per_step;
+  sum.capacity_bytes = capacity;
+  sum.fits = true;
+  for (const auto& m : trace.memory) {
+    sum.peak_memory_bytes = std::max(sum.peak_memory_bytes, m.peak_bytes);
+    sum.fits = sum.fits && m.fits;
+  }
+  sum.steps = 1;
+  sum.events = events;
+
+  nlohmann::json represented = nlohmann::json::array();
+  for (auto n : classes.class_size) represented.push_back(n);
+  nlohmann::json fallback_list = nlohmann::json::array();
+  for (const auto& [what, entry] : fallbacks)
+    fallback_list.push_back({{"what", what}, {"ops", entry.first}, {"example", entry.second}});
+  nlohmann::json cost_info = cost->describe();
+  cost_info["name"] = cost->name();
+  cost_info["fallbacks"] = std::move(fallback_list);
+  trace.extra = {{"rank_mode", symmetric ? "symmetric" : "expanded"},
+                 {"represented_ranks", std::move(represented)},
+                 {"compute_comm_overlap_slowdown", overlap},
+                 {"comm_transfer_s", std::move(transfer_s)},
+                 {"network", network->report()},
+                 {"cost_model", std::move(cost_info)}};
+
+  if (options.record_wall_time)
+    sum.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return trace;
+}
+
 }  // namespace clustersim::engine

@@ -1,0 +1,90 @@
+// The calibration profile ("clustersim.profile/1"): op times measured on one device by
+// `clustersim calibrate` (CPU or CUDA executor) and interpolated by the engine's `calibrated` cost
+// model. It lives in the plan library because both sides speak it: the executor writes it, the
+// engine reads it. Times are nanoseconds per op (mean of repeated runs), sizes are bytes.
+//
+// Memory-bound ops are keyed by calibration_key(): "<kind>[:<name>][:<direction>]", e.g.
+// "elementwise:gelu", "norm:layernorm:forward", "softmax_xent:forward", "optimizer:adamw", "cast",
+// "embedding:forward"; the key "memory" is the catch-all for memory-bound ops with no own table.
+// A reader looks an op up along calibration_key_chain(): the full key, then shorter prefixes, then
+// "memory".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "clustersim/plan/plan.hpp"
+#include "clustersim/plan/types.hpp"
+
+namespace clustersim::plan {
+
+inline constexpr const char* kProfileSchema = "clustersim.profile/1";
+
+// One GEMM shape: C(m x n) = A(m x k) * B(k x n) with `dtype` operands (batch folded into m).
+struct GemmSample {
+  DType dtype = DType::fp32;
+  std::int64_t m = 0, n = 0, k = 0;
+  double time_ns = 0.0;
+};
+
+// One attention call (see AttentionParams; seq is both seq_q and seq_kv).
+struct AttentionSample {
+  DType dtype = DType::bf16;
+  std::int64_t batch = 0, heads = 0, kv_heads = 0, seq = 0, head_dim = 0;
+  bool causal = true;
+  bool flash = true;
+  Direction direction = Direction::forward;
+  double time_ns = 0.0;
+};
+
+// One size of a memory-bound op, or one message size of a point-to-point transfer.
+struct ByteTimeSample {
+  std::int64_t bytes = 0;
+  double time_ns = 0.0;
+};
+
+// Where the members of a measured collective sat: all on one node, or spread over nodes.
+enum class Placement : std::uint8_t { intra, inter };
+
+// One collective: `ranks` members, `bytes` as in CollectiveParams (full buffer size).
+struct CollectiveSample {
+  CollectiveType type = CollectiveType::all_reduce;
+  std::int32_t ranks = 2;
+  std::int64_t bytes = 0;
+  double time_ns = 0.0;
+  Placement placement = Placement::intra;
+};
+
+struct CalibrationProfile {
+  std::string schema = kProfileSchema;
+  std::string backend = "cpu";  // "cpu" or "cuda"
+  std::string device;           // e.g. "AMD EPYC 7B13 (8 threads)" or "NVIDIA H100 80GB HBM3"
+  std::string created;          // ISO 8601 time of the measurement
+  std::vector<GemmSample> gemm;
+  std::vector<AttentionSample> attention;
+  std::map<std::string, std::vector<ByteTimeSample>> memory;  // key -> samples (any order)
+  std::vector<CollectiveSample> collectives;
+  std::vector<ByteTimeSample> p2p;
+  double overlap_compute_slowdown = 1.0;  // JSON: overlap.compute_slowdown (>= 1)
+  double kernel_overhead_ns = 0.0;        // fixed cost per op launch, included in every time above
+};
+
+// Key of a memory-bound op in CalibrationProfile::memory; "" for other kinds (gemm, attention, conv,
+// communication, io, delay).
+std::string calibration_key(const Op& op);
+// Lookup order for a memory-bound op: the key, its shorter prefixes, then "memory". Empty for
+// other kinds.
+std::vector<std::string> calibration_key_chain(const Op& op);
+
+nlohmann::json to_json(const CalibrationProfile& profile);
+// Strict reader: InputError with the JSON path on any missing, mistyped or out-of-range field
+// (times and sizes must be > 0, ranks >= 1).
+CalibrationProfile profile_from_json(const nlohmann::json& j);
+// Reads a profile file; InputError naming the file and the path inside it.
+CalibrationProfile read_profile_file(const std::string& path);
+
+}  // namespace clustersim::plan

@@ -1,0 +1,201 @@
+// JSON (de)serialisation of the calibration profile ("clustersim.profile/1") and the shared naming of
+// memory-bound ops in it. Written by `clustersim calibrate`, read by the engine's calibrated model.
+#include "clustersim/plan/profile.hpp"
+
+#include <limits>
+
+#include "clustersim/plan/json.hpp"
+#include "clustersim/plan/json_reader.hpp"
+
+namespace clustersim::plan {
+
+using nlohmann::json;
+
+std::string calibration_key(const Op& op) {
+  switch (op.kind) {
+    case OpKind::elementwise:
+      return "elementwise:" + std::get<ElementwiseParams>(op.params).name;
+    case OpKind::norm: {
+      const auto& p = std::get<NormParams>(op.params);
+      return "norm:" + std::string(to_string(p.type)) + ":" + std::string(to_string(p.direction));
+    }
+    case OpKind::softmax_xent:
+      return "softmax_xent:" + std::string(to_string(std::get<SoftmaxXentParams>(op.params).direction));
+    case OpKind::embedding:
+      return "embedding:" + std::string(to_string(std::get<EmbeddingParams>(op.params).direction));
+    case OpKind::optimizer:
+      return "optimizer:" + std::string(to_string(std::get<OptimizerParams>(op.params).kind));
+    case OpKind::cast:
+      return "cast";
+    default:
+      return "";
+  }
+}
+
+std::vector<std::string> calibration_key_chain(const Op& op) {
+  std::string key = calibration_key(op);
+  std::vector<std::string> chain;
+  if (key.empty()) return chain;
+  while (true) {
+    chain.push_back(key);
+    const auto colon = key.rfind(':');
+    if (colon == std::string::npos) break;
+    key.resize(colon);
+  }
+  chain.emplace_back("memory");
+  return chain;
+}
+
+namespace {
+
+constexpr const char* kPlacementNames[] = {"intra", "inter"};
+
+json byte_time_list(const std::vector<ByteTimeSample>& samples) {
+  json a = json::array();
+  for (const auto& s : samples) a.push_back({{"bytes", s.bytes}, {"time_ns", s.time_ns}});
+  return a;
+}
+
+const json& array_at(ObjectReader& r, std::string_view key) {
+  const json& a = r.at(key);
+  if (!a.is_array()) throw InputError(r.child_path(key), describe_value(a), "an array");
+  return a;
+}
+
+std::vector<ByteTimeSample> byte_time_from(const json& a, const std::string& path) {
+  if (!a.is_array()) throw InputError(path, describe_value(a), "an array of {bytes, time_ns}");
+  constexpr std::int64_t big = std::numeric_limits<std::int64_t>::max();
+  std::vector<ByteTimeSample> out;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ObjectReader s(a[i], path + "[" + std::to_string(i) + "]");
+    ByteTimeSample b;
+    b.bytes = s.integer("bytes", 1, big);
+    b.time_ns = s.number("time_ns", 1e-9, 1e300);
+    s.finish();
+    out.push_back(b);
+  }
+  return out;
+}
+
+}  // namespace
+
+json to_json(const CalibrationProfile& p) {
+  json gemm = json::array();
+  for (const auto& g : p.gemm)
+    gemm.push_back({{"dtype", to_string(g.dtype)}, {"m", g.m}, {"n", g.n}, {"k", g.k}, {"time_ns", g.time_ns}});
+  json attention = json::array();
+  for (const auto& a : p.attention)
+    attention.push_back({{"dtype", to_string(a.dtype)},
+                         {"batch", a.batch},
+                         {"heads", a.heads},
+                         {"kv_heads", a.kv_heads},
+                         {"seq", a.seq},
+                         {"head_dim", a.head_dim},
+                         {"causal", a.causal},
+                         {"flash", a.flash},
+                         {"direction", to_string(a.direction)},
+                         {"time_ns", a.time_ns}});
+  json memory = json::object();
+  for (const auto& [key, samples] : p.memory) memory[key] = byte_time_list(samples);
+  json collectives = json::array();
+  for (const auto& c : p.collectives)
+    collectives.push_back({{"type", to_string(c.type)},
+                           {"ranks", c.ranks},
+                           {"bytes", c.bytes},
+                           {"time_ns", c.time_ns},
+                           {"placement", kPlacementNames[static_cast<int>(c.placement)]}});
+  return {{"schema", p.schema},
+          {"backend", p.backend},
+          {"device", p.device},
+          {"created", p.created},
+          {"gemm", gemm},
+          {"attention", attention},
+          {"memory", memory},
+          {"collectives", collectives},
+          {"p2p", byte_time_list(p.p2p)},
+          {"overlap", {{"compute_slowdown", p.overlap_compute_slowdown}}},
+          {"kernel_overhead_ns", p.kernel_overhead_ns}};
+}
+
+CalibrationProfile profile_from_json(const json& j) {
+  constexpr std::int64_t big = std::numeric_limits<std::int64_t>::max();
+  CalibrationProfile p;
+  ObjectReader r(j, "");
+  p.schema = r.string("schema");
+  if (p.schema != kProfileSchema)
+    throw InputError("schema", "\"" + p.schema + "\"", std::string("\"") + kProfileSchema + "\"");
+  p.backend = r.choice("backend", {"cpu", "cuda"});
+  p.device = r.string("device");
+  p.created = r.string_or("created", "");
+
+  const json& gemm = array_at(r, "gemm");
+  for (std::size_t i = 0; i < gemm.size(); ++i) {
+    ObjectReader g(gemm[i], "gemm[" + std::to_string(i) + "]");
+    GemmSample s;
+    s.dtype = g.enumeration<DType>("dtype");
+    s.m = g.integer("m", 1, big), s.n = g.integer("n", 1, big), s.k = g.integer("k", 1, big);
+    s.time_ns = g.number("time_ns", 1e-9, 1e300);
+    g.finish();
+    p.gemm.push_back(s);
+  }
+  if (r.has("attention")) {
+    const json& attention = array_at(r, "attention");
+    for (std::size_t i = 0; i < attention.size(); ++i) {
+      ObjectReader a(attention[i], "attention[" + std::to_string(i) + "]");
+      AttentionSample s;
+      s.dtype = a.enumeration<DType>("dtype");
+      s.batch = a.integer("batch", 1, big), s.heads = a.integer("heads", 1, big);
+      s.kv_heads = a.integer_or("kv_heads", s.heads, 1, big), s.seq = a.integer("seq", 1, big);
+      s.head_dim = a.integer("head_dim", 1, big);
+      s.causal = a.boolean("causal"), s.flash = a.boolean("flash");
+      s.direction = a.enumeration<Direction>("direction");
+      s.time_ns = a.number("time_ns", 1e-9, 1e300);
+      a.finish();
+      p.attention.push_back(s);
+    }
+  }
+  {
+    const json& memory = r.at("memory");
+    if (!memory.is_object()) throw InputError("memory", describe_value(memory), "an object of op key -> samples");
+    for (const auto& [key, samples] : memory.items()) {
+      if (key.empty())
+        throw InputError("memory", "\"\"", "non-empty op keys such as \"elementwise:gelu\" or \"memory\"");
+      p.memory[key] = byte_time_from(samples, "memory." + key);
+    }
+  }
+  if (r.has("collectives")) {
+    const json& collectives = array_at(r, "collectives");
+    for (std::size_t i = 0; i < collectives.size(); ++i) {
+      ObjectReader c(collectives[i], "collectives[" + std::to_string(i) + "]");
+      CollectiveSample s;
+      s.type = c.enumeration<CollectiveType>("type");
+      s.ranks = static_cast<std::int32_t>(c.integer("ranks", 1, std::numeric_limits<std::int32_t>::max()));
+      s.bytes = c.integer("bytes", 1, big);
+      s.time_ns = c.number("time_ns", 1e-9, 1e300);
+      s.placement =
+          c.choice_or("placement", "intra", {"intra", "inter"}) == "intra" ? Placement::intra : Placement::inter;
+      c.finish();
+      p.collectives.push_back(s);
+    }
+  }
+  if (const json* v = r.find("p2p")) p.p2p = byte_time_from(*v, "p2p");
+  if (const json* v = r.find("overlap")) {
+    ObjectReader o(*v, "overlap");
+    p.overlap_compute_slowdown = o.number_or("compute_slowdown", 1.0, 1.0, 100.0);
+    o.finish();
+  }
+  p.kernel_overhead_ns = r.number_or("kernel_overhead_ns", 0.0, 0.0, 1e12);
+  r.finish();
+  return p;
+}
+
+CalibrationProfile read_profile_file(const std::string& path) {
+  const json j = read_json_file(path);
+  try {
+    return profile_from_json(j);
+  } catch (const InputError& e) {
+    throw InputError(path + ": " + e.json_path(), e.value(), e.allowed());
+  }
+}
+
+}  // namespace clustersim::plan

@@ -1,0 +1,125 @@
+// Tests of the calibration profile schema (profile.hpp): JSON round trip, strict reading with JSON
+// paths, and the memory-op keys that the calibrate command and the calibrated cost model share.
+#include <gtest/gtest.h>
+
+#include "clustersim/plan/profile.hpp"
+
+namespace clustersim::plan {
+namespace {
+
+using nlohmann::json;
+
+CalibrationProfile sample_profile() {
+  CalibrationProfile p;
+  p.backend = "cuda", p.device = "NVIDIA H100", p.created = "2026-01-01T00:00:00Z";
+  p.gemm = {{DType::bf16, 1024, 2048, 512, 12345.5}, {DType::fp32, 64, 64, 64, 900.0}};
+  p.attention = {{DType::bf16, 2, 16, 4, 2048, 128, true, true, Direction::backward, 4.5e5}};
+  p.memory["elementwise:gelu"] = {{1 << 20, 5000.0}, {1 << 24, 60000.0}};
+  p.memory["memory"] = {{4096, 3000.0}};
+  p.collectives = {{CollectiveType::all_gather, 8, 1 << 20, 20000.0, Placement::inter}};
+  p.p2p = {{1 << 16, 4000.0}};
+  p.overlap_compute_slowdown = 1.15;
+  p.kernel_overhead_ns = 2500.0;
+  return p;
+}
+
+TEST(Profile, RoundTripKeepsEveryField) {
+  const json j = to_json(sample_profile());
+  EXPECT_EQ(j["schema"], kProfileSchema);
+  EXPECT_EQ(j["overlap"]["compute_slowdown"], 1.15);
+  const CalibrationProfile back = profile_from_json(j);
+  EXPECT_EQ(to_json(back), j);
+  EXPECT_EQ(back.attention[0].kv_heads, 4);
+  EXPECT_EQ(back.attention[0].direction, Direction::backward);
+  EXPECT_EQ(back.collectives[0].placement, Placement::inter);
+  EXPECT_DOUBLE_EQ(back.gemm[0].time_ns, 12345.5);
+  EXPECT_EQ(back.memory.at("elementwise:gelu").size(), 2u);
+  EXPECT_DOUBLE_EQ(back.kernel_overhead_ns, 2500.0);
+}
+
+void expect_error_at(json j, const std::string& path) {
+  try {
+    profile_from_json(j);
+    ADD_FAILURE() << "expected InputError at " << path;
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.json_path(), path) << e.what();
+  }
+}
+
+TEST(Profile, StrictReaderNamesThePath) {
+  json j = to_json(sample_profile());
+  j["schema"] = "clustersim.profile/2";
+  expect_error_at(j, "schema");
+  j = to_json(sample_profile());
+  j["backend"] = "tpu";
+  expect_error_at(j, "backend");
+  j = to_json(sample_profile());
+  j["gemm"][1]["time_ns"] = 0;
+  expect_error_at(j, "gemm[1].time_ns");
+  j = to_json(sample_profile());
+  j["memory"]["elementwise:gelu"][0]["bytes"] = -5;
+  expect_error_at(j, "memory.elementwise:gelu[0].bytes");
+  j = to_json(sample_profile());
+  j["collectives"][0]["placement"] = "rack";
+  expect_error_at(j, "collectives[0].placement");
+  j = to_json(sample_profile());
+  j["overlap"]["compute_slowdown"] = 0.5;  // must be >= 1
+  expect_error_at(j, "overlap.compute_slowdown");
+  j = to_json(sample_profile());
+  j["gemms"] = json::array();
+  expect_error_at(j, "gemms");
+}
+
+TEST(Profile, OptionalSectionsDefault) {
+  const json j = {{"schema", kProfileSchema},
+                  {"backend", "cpu"},
+                  {"device", "x"},
+                  {"gemm", json::array()},
+                  {"memory", json::object()}};
+  const CalibrationProfile p = profile_from_json(j);
+  EXPECT_TRUE(p.attention.empty());
+  EXPECT_TRUE(p.collectives.empty());
+  EXPECT_DOUBLE_EQ(p.overlap_compute_slowdown, 1.0);
+  EXPECT_DOUBLE_EQ(p.kernel_overhead_ns, 0.0);
+}
+
+TEST(Profile, CalibrationKeysAndTheirLookupChain) {
+  Op norm;
+  norm.kind = OpKind::norm;
+  NormParams n;
+  n.type = NormType::layernorm, n.direction = Direction::forward;
+  norm.params = n;
+  EXPECT_EQ(calibration_key(norm), "norm:layernorm:forward");
+  EXPECT_EQ(calibration_key_chain(norm),
+            (std::vector<std::string>{"norm:layernorm:forward", "norm:layernorm", "norm", "memory"}));
+  Op gelu;
+  gelu.kind = OpKind::elementwise;
+  ElementwiseParams e;
+  e.name = "gelu";
+  gelu.params = e;
+  EXPECT_EQ(calibration_key_chain(gelu), (std::vector<std::string>{"elementwise:gelu", "elementwise", "memory"}));
+  Op cast;
+  cast.kind = OpKind::cast;
+  cast.params = CastParams{};
+  EXPECT_EQ(calibration_key_chain(cast), (std::vector<std::string>{"cast", "memory"}));
+  Op adam;
+  adam.kind = OpKind::optimizer;
+  adam.params = OptimizerParams{};
+  EXPECT_EQ(calibration_key(adam), "optimizer:adamw");
+  Op xent;
+  xent.kind = OpKind::softmax_xent;
+  xent.params = SoftmaxXentParams{};
+  EXPECT_EQ(calibration_key(xent), "softmax_xent:forward");
+  Op emb;
+  emb.kind = OpKind::embedding;
+  emb.params = EmbeddingParams{};
+  EXPECT_EQ(calibration_key(emb), "embedding:forward");
+  Op gemm;
+  gemm.kind = OpKind::gemm;
+  gemm.params = GemmParams{};
+  EXPECT_EQ(calibration_key(gemm), "");
+  EXPECT_TRUE(calibration_key_chain(gemm).empty());
+}
+
+}  // namespace
+}  // namespace clustersim::plan
