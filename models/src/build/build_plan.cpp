@@ -64,11 +64,14 @@ plan::Plan build_plan(const Scenario& sc) {
         a.family == ArchFamily::mlp ? build::build_mlp(sc, plan) : build::build_resnet(sc, plan);
     m.model_flops_per_step = 3.0 * forward_per_sample * static_cast<double>(sc.training.global_batch);
   }
-  // Hardware FLOPs: what the plan really computes on every rank (recomputation included).
-  std::vector<double> program_flops(plan.programs.size(), 0.0);
+  // Hardware FLOPs (for HFU): the model FLOPs plus what recomputation adds, counted from the
+  // recompute-phase ops every rank runs (Korthikanti et al. 2022, section 5).
+  std::vector<double> recompute_flops(plan.programs.size(), 0.0);
   for (std::size_t p = 0; p < plan.programs.size(); ++p)
-    for (const auto& op : plan.programs[p].ops) program_flops[p] += plan::op_flops(op);
-  for (std::int32_t prog : plan.program_of_rank) m.hardware_flops_per_step += program_flops[static_cast<std::size_t>(prog)];
+    for (const auto& op : plan.programs[p].ops)
+      if (op.tags.phase == Phase::recompute) recompute_flops[p] += plan::op_flops(op);
+  m.hardware_flops_per_step = m.model_flops_per_step;
+  for (std::int32_t prog : plan.program_of_rank) m.hardware_flops_per_step += recompute_flops[static_cast<std::size_t>(prog)];
   plan::validate(plan);
   return plan;
 }

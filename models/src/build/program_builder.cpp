@@ -100,6 +100,10 @@ OpId ProgramBuilder::add(OpSpec spec) {
   plan::Program& prog = program();
   const OpId id = static_cast<OpId>(prog.ops.size());
   const StreamId s = spec.stream;
+  const auto n_tensors = static_cast<TensorId>(plan_.tensors.size());
+  for (const auto* list : {&spec.inputs, &spec.outputs, &spec.allocs, &spec.frees})
+    for (TensorId t : *list) require(t >= 0 && t < n_tensors, "op " + spec.name + " names a missing tensor");
+  require(s >= 0 && s < static_cast<StreamId>(prog.streams.size()), "op " + spec.name + " on a missing stream");
   std::vector<OpId> deps = std::move(spec.deps);
 
   for (TensorId t : spec.allocs) {

@@ -472,7 +472,10 @@ class StageBuilder {
   TensorId layer_forward(std::int64_t l, TensorId x, LayerSaved& s, bool keep, bool discard_output) {
     const Dims& d = d_;
     const LayerParams& lp = layers_.at(l);
-    const bool store_core = keep && (d.recompute == Recompute::none || tags_.phase == Phase::recompute);
+    // Selective recomputation drops the unfused attention core (probabilities, masks); flash
+    // attention keeps only its small log-sum-exp, which selective recomputation leaves in place.
+    const bool store_core =
+        keep && (d.flash || d.recompute == Recompute::none || tags_.phase == Phase::recompute);
     s.x = x;
     auto drop = [&](std::vector<TensorId>& frees, TensorId t) {
       if (!keep && t >= 0) frees.push_back(t);

@@ -142,6 +142,20 @@ TEST(TransformerPlan, SelectiveRecomputeDropsTheAttentionCore) {
   EXPECT_NEAR(stored_activation_bytes(p, 1), expected, 0.02 * expected);
 }
 
+TEST(TransformerPlan, SelectiveRecomputeWithFlashKeepsTheLogSumExp) {
+  // Regression: selective recomputation with flash attention used to free the log-sum-exp that the
+  // flash backward needs. Flash stores no s^2 terms: 34 sbh plus the fp32 log-sum-exp (4 a s b).
+  json j = korthikanti_gpt();
+  j["training"]["recompute"] = "selective";
+  j["training"]["flash_attention"] = true;
+  const Scenario sc = parse(j);
+  plan::Plan p;
+  ASSERT_NO_THROW(p = build_plan(sc));
+  const double s = sc.model.seq_len, b = sc.training.micro_batch, h = sc.model.arch.hidden, a = sc.model.arch.heads;
+  const double expected = formulas::activation_bytes_per_layer_selective(s, b, h, 1) + 4 * a * s * b;
+  EXPECT_NEAR(stored_activation_bytes(p, 1), expected, 0.02 * expected);
+}
+
 TEST(TransformerPlan, TensorParallelActivationsMatchKorthikanti) {
   for (bool sp : {false, true}) {
     json j = korthikanti_gpt();
