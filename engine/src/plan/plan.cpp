@@ -198,75 +198,76 @@ std::string where(const Program& prog, const Op& op) {
 
 }  // namespace
 
+// Like require(), but the message is only built when the check fails: validate() runs over every
+// op of large plans and must not allocate on the success path.
+template <typename Message>
+void check(bool condition, Message&& message) {
+  if (!condition) throw InternalError("internal error: " + std::string(message()));
+}
+
 void validate(const Plan& plan) {
-  require(plan.world_size >= 1, "world_size must be >= 1");
-  require(static_cast<std::int32_t>(plan.program_of_rank.size()) == plan.world_size,
-          "program_of_rank has " + std::to_string(plan.program_of_rank.size()) + " entries for " +
-              std::to_string(plan.world_size) + " ranks");
+  check(plan.world_size >= 1, [&] { return "world_size must be >= 1"; });
+  check(static_cast<std::int32_t>(plan.program_of_rank.size()) == plan.world_size, [&] { return "program_of_rank has " + std::to_string(plan.program_of_rank.size()) + " entries for " +
+              std::to_string(plan.world_size) + " ranks"; });
   for (std::size_t i = 0; i < plan.groups.size(); ++i)
-    require(plan.groups[i].id == static_cast<std::int32_t>(i), "groups[" + std::to_string(i) + "].id mismatch");
+    check(plan.groups[i].id == static_cast<std::int32_t>(i), [&] { return "groups[" + std::to_string(i) + "].id mismatch"; });
   const RankGroups rank_groups(plan);  // checks group membership
   for (std::int32_t p : plan.program_of_rank)
-    require(p >= 0 && p < static_cast<std::int32_t>(plan.programs.size()), "program_of_rank names a missing program");
+    check(p >= 0 && p < static_cast<std::int32_t>(plan.programs.size()), [&] { return "program_of_rank names a missing program"; });
 
   const auto n_tensors = static_cast<std::int32_t>(plan.tensors.size());
   for (std::int32_t i = 0; i < n_tensors; ++i) {
     const Tensor& t = plan.tensors[static_cast<std::size_t>(i)];
-    require(t.id == i, "tensors[" + std::to_string(i) + "].id mismatch");
-    require(t.bytes >= 0, "tensor " + t.name + " has negative size");
+    check(t.id == i, [&] { return "tensors[" + std::to_string(i) + "].id mismatch"; });
+    check(t.bytes >= 0, [&] { return "tensor " + t.name + " has negative size"; });
     if (!t.shape.empty())
-      require(t.elements() * dtype_bytes(t.dtype) == t.bytes,
-              "tensor " + t.name + ": shape and dtype give " + std::to_string(t.elements() * dtype_bytes(t.dtype)) +
-                  " bytes, not " + std::to_string(t.bytes));
+      check(t.elements() * dtype_bytes(t.dtype) == t.bytes, [&] { return "tensor " + t.name + ": shape and dtype give " + std::to_string(t.elements() * dtype_bytes(t.dtype)) +
+                  " bytes, not " + std::to_string(t.bytes); });
     if (t.view_of != kNone) {
-      require(t.view_of >= 0 && t.view_of < n_tensors, "tensor " + t.name + " is a view of a missing tensor");
+      check(t.view_of >= 0 && t.view_of < n_tensors, [&] { return "tensor " + t.name + " is a view of a missing tensor"; });
       const Tensor& base = plan.tensors[static_cast<std::size_t>(t.view_of)];
-      require(base.view_of == kNone, "tensor " + t.name + " is a view of a view");
-      require((t.offset_bytes >= 0 && t.offset_bytes + t.bytes <= base.bytes) || t.shard_group.has_value(),
-              "view " + t.name + " runs past its base " + base.name);
+      check(base.view_of == kNone, [&] { return "tensor " + t.name + " is a view of a view"; });
+      check((t.offset_bytes >= 0 && t.offset_bytes + t.bytes <= base.bytes) || t.shard_group.has_value(), [&] { return "view " + t.name + " runs past its base " + base.name; });
     }
   }
 
   for (std::size_t pi = 0; pi < plan.programs.size(); ++pi) {
     const Program& prog = plan.programs[pi];
-    require(prog.id == static_cast<std::int32_t>(pi), "programs[" + std::to_string(pi) + "].id mismatch");
-    require(!prog.streams.empty(), "program " + prog.name + " has no streams");
+    check(prog.id == static_cast<std::int32_t>(pi), [&] { return "programs[" + std::to_string(pi) + "].id mismatch"; });
+    check(!prog.streams.empty(), [&] { return "program " + prog.name + " has no streams"; });
     std::vector<int> state(plan.tensors.size(), 0);  // 0 free, 1 allocated
     for (TensorId t : prog.persistent) {
-      require(t >= 0 && t < n_tensors, "program " + prog.name + " keeps a missing tensor");
-      require(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, "persistent tensor is a view");
+      check(t >= 0 && t < n_tensors, [&] { return "program " + prog.name + " keeps a missing tensor"; });
+      check(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, [&] { return "persistent tensor is a view"; });
       state[static_cast<std::size_t>(t)] = 1;
     }
     const auto n_ops = static_cast<std::int32_t>(prog.ops.size());
     for (std::int32_t oi = 0; oi < n_ops; ++oi) {
       const Op& op = prog.ops[static_cast<std::size_t>(oi)];
-      require(op.id == oi, where(prog, op) + ": id mismatch");
+      check(op.id == oi, [&] { return where(prog, op) + ": id mismatch"; });
       const OpKind held = kind_of(op.params);
       const bool kind_ok = held == op.kind || (held == OpKind::send && op.kind == OpKind::recv);
-      require(kind_ok, where(prog, op) + ": kind " + std::string(to_string(op.kind)) + " but params of " +
-                           std::string(to_string(held)));
-      require(op.stream >= 0 && op.stream < static_cast<StreamId>(prog.streams.size()),
-              where(prog, op) + ": missing stream");
-      for (OpId d : op.deps) require(d >= 0 && d < oi, where(prog, op) + ": dependency on a later or missing op");
+      check(kind_ok, [&] { return where(prog, op) + ": kind " + std::string(to_string(op.kind)) + " but params of " +
+                           std::string(to_string(held)); });
+      check(op.stream >= 0 && op.stream < static_cast<StreamId>(prog.streams.size()), [&] { return where(prog, op) + ": missing stream"; });
+      for (OpId d : op.deps) check(d >= 0 && d < oi, [&] { return where(prog, op) + ": dependency on a later or missing op"; });
       for (TensorId t : op.allocs) {
-        require(t >= 0 && t < n_tensors, where(prog, op) + ": allocates a missing tensor");
-        require(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, where(prog, op) + ": allocates a view");
-        require(state[static_cast<std::size_t>(t)] == 0,
-                where(prog, op) + ": allocates " + plan.tensors[static_cast<std::size_t>(t)].name + " twice");
+        check(t >= 0 && t < n_tensors, [&] { return where(prog, op) + ": allocates a missing tensor"; });
+        check(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, [&] { return where(prog, op) + ": allocates a view"; });
+        check(state[static_cast<std::size_t>(t)] == 0, [&] { return where(prog, op) + ": allocates " + plan.tensors[static_cast<std::size_t>(t)].name + " twice"; });
         state[static_cast<std::size_t>(t)] = 1;
       }
       auto check_live = [&](TensorId t, const char* what) {
-        require(t >= 0 && t < n_tensors, where(prog, op) + ": " + what + " a missing tensor");
+        check(t >= 0 && t < n_tensors, [&] { return where(prog, op) + ": " + what + " a missing tensor"; });
         const Tensor& tt = plan.tensors[static_cast<std::size_t>(t)];
         const TensorId storage = tt.view_of == kNone ? t : tt.view_of;
-        require(state[static_cast<std::size_t>(storage)] == 1,
-                where(prog, op) + ": " + what + " " + tt.name + " which is not allocated");
+        check(state[static_cast<std::size_t>(storage)] == 1, [&] { return where(prog, op) + ": " + what + " " + tt.name + " which is not allocated"; });
       };
       for (TensorId t : op.inputs) check_live(t, "reads");
       for (TensorId t : op.outputs) check_live(t, "writes");
       for (TensorId t : op.frees) {
         check_live(t, "frees");
-        require(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, where(prog, op) + ": frees a view");
+        check(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, [&] { return where(prog, op) + ": frees a view"; });
         state[static_cast<std::size_t>(t)] = 0;
       }
     }

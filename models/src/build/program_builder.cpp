@@ -71,7 +71,8 @@ ProgramBuilder::Access& ProgramBuilder::access(TensorId t) {
   if (static_cast<std::size_t>(t) >= access_.size()) {
     Access fresh;
     std::fill(std::begin(fresh.readers), std::end(fresh.readers), -1);
-    access_.resize(plan_.tensors.size() + 1024, fresh);
+    // Geometric growth: plans of 10^6 tensors must not copy this table per thousand tensors.
+    access_.resize(std::max(plan_.tensors.size(), 2 * access_.size()) + 1024, fresh);
   }
   return access_[static_cast<std::size_t>(t)];
 }

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "clustersim/models/build.hpp"
 #include "clustersim/models/scenario.hpp"
 
 namespace clustersim::models::testing {
@@ -23,5 +24,12 @@ inline nlohmann::json small_gpt(int gpus = 1) {
 }
 
 inline Scenario parse(const nlohmann::json& j) { return parse_scenario(j); }
+
+// Builds and checks the plan contract (interpreters do this before running a plan).
+inline plan::Plan build_validated(const Scenario& sc) {
+  plan::Plan p = build_plan(sc);
+  plan::validate(p);
+  return p;
+}
 
 }  // namespace clustersim::models::testing

@@ -19,7 +19,7 @@ using nlohmann::json;
 using testing::parse;
 using testing::small_gpt;
 
-plan::Plan build(json j) { return build_plan(parse(j)); }
+plan::Plan build(json j) { return testing::build_validated(parse(j)); }
 
 // Bytes of activation tensors allocated in a forward pass and freed by the backward pass of `layer`
 // (micro-batch 0, program 0): what the layer keeps for its backward.
@@ -117,7 +117,7 @@ TEST(TransformerPlan, StoredActivationsMatchKorthikanti) {
   const json j = korthikanti_gpt();
   const Scenario sc = parse(j);
   const double s = sc.model.seq_len, b = sc.training.micro_batch, h = sc.model.arch.hidden, a = sc.model.arch.heads;
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   const double expected = formulas::activation_bytes_per_layer(s, b, h, a);
   for (int layer : {0, 1}) EXPECT_NEAR(stored_activation_bytes(p, layer), expected, 0.02 * expected) << layer;
 }
@@ -126,7 +126,7 @@ TEST(TransformerPlan, FullRecomputeStoresOnlyTheLayerInput) {
   json j = korthikanti_gpt();
   j["training"]["recompute"] = "full";
   const Scenario sc = parse(j);
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   const double expected = formulas::activation_bytes_per_layer_full_recompute(
       sc.model.seq_len, sc.training.micro_batch, sc.model.arch.hidden);
   EXPECT_DOUBLE_EQ(stored_activation_bytes(p, 1), expected);
@@ -136,7 +136,7 @@ TEST(TransformerPlan, SelectiveRecomputeDropsTheAttentionCore) {
   json j = korthikanti_gpt();
   j["training"]["recompute"] = "selective";
   const Scenario sc = parse(j);
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   const double expected =
       formulas::activation_bytes_per_layer_selective(sc.model.seq_len, sc.training.micro_batch, sc.model.arch.hidden, 1);
   EXPECT_NEAR(stored_activation_bytes(p, 1), expected, 0.02 * expected);
@@ -150,7 +150,7 @@ TEST(TransformerPlan, SelectiveRecomputeWithFlashKeepsTheLogSumExp) {
   j["training"]["flash_attention"] = true;
   const Scenario sc = parse(j);
   plan::Plan p;
-  ASSERT_NO_THROW(p = build_plan(sc));
+  ASSERT_NO_THROW(p = testing::build_validated(sc));
   const double s = sc.model.seq_len, b = sc.training.micro_batch, h = sc.model.arch.hidden, a = sc.model.arch.heads;
   const double expected = formulas::activation_bytes_per_layer_selective(s, b, h, 1) + 4 * a * s * b;
   EXPECT_NEAR(stored_activation_bytes(p, 1), expected, 0.02 * expected);
@@ -165,7 +165,7 @@ TEST(TransformerPlan, TensorParallelActivationsMatchKorthikanti) {
     const Scenario sc = parse(j);
     const double s = sc.model.seq_len, b = sc.training.micro_batch, h = sc.model.arch.hidden,
                  a = sc.model.arch.heads, t = 4;
-    const plan::Plan p = build_plan(sc);
+    const plan::Plan p = testing::build_validated(sc);
     const double expected = sp ? formulas::activation_bytes_per_layer_tp_sp(s, b, h, a, t)
                                : formulas::activation_bytes_per_layer_tp(s, b, h, a, t);
     EXPECT_NEAR(stored_activation_bytes(p, 1), expected, 0.02 * expected) << "sp=" << sp;
@@ -176,7 +176,7 @@ TEST(TransformerPlan, TensorParallelCommunicationPerLayer) {
   json j = small_gpt(4);
   j["parallelism"] = {{"tp", 4}};
   const Scenario sc = parse(j);
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   // Megatron: 2 all-reduces of b*s*h (bf16) forward and 2 backward per layer and micro-batch.
   const double bsh = static_cast<double>(sc.training.micro_batch * sc.model.seq_len * sc.model.arch.hidden) * 2;
   auto fwd = tp_volume(p, 1, Phase::forward), bwd = tp_volume(p, 1, Phase::backward);
@@ -192,7 +192,7 @@ TEST(TransformerPlan, SequenceParallelCommunicationPerLayer) {
   json j = small_gpt(4);
   j["parallelism"] = {{"tp", 4}, {"sp", true}};
   const Scenario sc = parse(j);
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   const double bsh = static_cast<double>(sc.training.micro_batch * sc.model.seq_len * sc.model.arch.hidden) * 2;
   // Each all-reduce becomes an all-gather + reduce-scatter pair of the same volume; backward also
   // re-gathers the two sequence-sharded GEMM inputs for the weight gradients (Korthikanti et al. 4.2.2).
@@ -212,7 +212,7 @@ TEST(TransformerPlan, PipelineSendsOneActivationPerMicrobatchAndBoundary) {
   j["training"]["global_batch"] = 8;
   j["training"]["micro_batch"] = 1;
   const Scenario sc = parse(j);
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   const std::int64_t bsh = sc.training.micro_batch * sc.model.seq_len * sc.model.arch.hidden * 2;
   const int m = 8;
   for (int s = 0; s < 4; ++s) {
@@ -234,7 +234,7 @@ TEST(TransformerPlan, DataParallelReducesEveryGradientOnceOnTheLastMicrobatch) {
   j["training"]["micro_batch"] = 1;  // 4 accumulation steps
   j["training"]["bucket_mib"] = 1;
   const Scenario sc = parse(j);
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   double reduced = 0;
   for (const auto& op : p.programs[0].ops)
     if (op.kind == OpKind::collective) {
@@ -259,7 +259,7 @@ TEST(TransformerPlan, ZeroModelStatesFollowRajbhandari) {
     j["training"]["global_batch"] = 8;
     j["training"]["micro_batch"] = 1;
     const Scenario sc = parse(j);
-    const plan::Plan p = build_plan(sc);
+    const plan::Plan p = testing::build_validated(sc);
     double states = 0;
     for (auto t : p.programs[0].persistent) {
       const auto& tensor = p.tensors[static_cast<std::size_t>(t)];
@@ -288,7 +288,7 @@ TEST(TransformerPlan, FullRecomputeAddsOneForwardPass) {
 
 TEST(TransformerPlan, ModelFlopsFollowSixNPlusAttention) {
   const Scenario sc = parse(small_gpt(1));
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   const auto& a = sc.model.arch;
   // Tied embeddings: the table is the LM head's matrix; learned positions are a lookup.
   const double n = static_cast<double>(parameter_count(a) - a.max_seq * a.hidden);
@@ -304,7 +304,7 @@ TEST(TransformerPlan, LlamaWithGroupedQueryAttentionAndTensorParallelism) {
   j["training"]["global_batch"] = 2;
   j["training"]["micro_batch"] = 1;
   const Scenario sc = parse(j);
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   // The QKV GEMM has (32/8 query heads + 2 * 8/8 kv heads) * 128 outputs per rank.
   bool found = false;
   for (const auto& op : p.programs[0].ops)

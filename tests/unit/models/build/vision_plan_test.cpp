@@ -34,7 +34,7 @@ double persistent_bytes(const plan::Plan& p, TensorRole role) {
 
 TEST(VisionPlan, ResNet50HoldsItsParametersAndFlops) {
   const Scenario sc = parse_scenario(vision("resnet-50", 1, 0, "fp32"));
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   // torchvision resnet50: 25,557,032 parameters (fp32 weights, padding to 8 elements per bucket).
   EXPECT_NEAR(persistent_bytes(p, TensorRole::weight) / 4, 25557032.0, 25557032.0 * 1e-3);
   // torchvision reports 4.09 GMACs per 224x224 image for ResNet50_Weights.IMAGENET1K_V1 (v1.5);
@@ -49,7 +49,7 @@ TEST(VisionPlan, ValidatesWithDataParallelismAndZero) {
       for (const char* precision : {"fp32", "bf16", "fp16"}) {
         SCOPED_TRACE(std::string(arch) + " zero " + std::to_string(zero) + " " + precision);
         plan::Plan p;
-        ASSERT_NO_THROW(p = build_plan(parse_scenario(vision(arch, 4, zero, precision))));
+        ASSERT_NO_THROW(p = testing::build_validated(parse_scenario(vision(arch, 4, zero, precision))));
         EXPECT_EQ(p.world_size, 4);
         EXPECT_EQ(p.meta.tokens_per_step, 0);
         EXPECT_GT(p.meta.model_flops_per_step, 0);
@@ -58,7 +58,7 @@ TEST(VisionPlan, ValidatesWithDataParallelismAndZero) {
 
 TEST(VisionPlan, MlpForwardFlopsAreTwicePerWeight) {
   const Scenario sc = parse_scenario(vision("mlp", 1, 0, "fp32"));
-  const plan::Plan p = build_plan(sc);
+  const plan::Plan p = testing::build_validated(sc);
   double macs = 0;
   const auto& d = sc.model.arch.mlp_dims;
   for (std::size_t i = 0; i + 1 < d.size(); ++i) macs += static_cast<double>(d[i] * d[i + 1]);
