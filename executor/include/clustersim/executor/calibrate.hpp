@@ -1,0 +1,50 @@
+// CPU calibration: measures op times with the executor's own code path (single-op plans run by a
+// Worker, so dispatch, dtype staging and kernels are those of a real run) and writes them as a
+// plan::CalibrationProfile ("clustersim.profile/1") for the engine's `calibrated` cost model:
+//   gemm        per dtype over a grid of (m, n, k)
+//   attention   per shape, flash and non-flash, forward and backward
+//   memory      per calibration_key ("elementwise:<name>", "norm:<type>:<dir>", "softmax_xent:<dir>",
+//               "embedding:<dir>", "optimizer:<kind>", "cast", and "memory") by plan::op_bytes
+//   collectives per type, group size (the first n ranks) and size, through the MPI communicators
+//   p2p         ping-pong between ranks 0 and 1 (one-way time)
+//   overlap     GEMM slowdown while a communication thread is busy
+//   kernel_overhead_ns  the time of the smallest op (included in every other time)
+// Under mpirun every rank calls calibrate_cpu collectively; compute samples are measured on every
+// rank at once (cores and memory bandwidth shared as in a run) and averaged; every rank returns the
+// same profile. With world size 1 the communication sections are skipped, and the overlap section
+// uses a memory-copy thread in place of communication.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "clustersim/executor/communicator.hpp"
+#include "clustersim/plan/profile.hpp"
+
+namespace clustersim::executor {
+
+struct CalibrationOptions {
+  bool gemm = true, attention = true, memory = true, collectives = true, overlap = true;
+  std::vector<DType> gemm_dtypes = {DType::fp32, DType::bf16, DType::fp16};
+  std::vector<std::int64_t> gemm_sizes = {32, 128, 512, 2048};  // every (m, n, k) combination
+  std::vector<DType> attention_dtypes = {DType::fp32, DType::bf16};
+  std::int64_t attention_heads = 4;
+  std::vector<std::int64_t> attention_seqs = {128, 256, 512, 1024};
+  std::vector<std::int64_t> attention_head_dims = {64, 128};
+  std::vector<std::int64_t> memory_bytes = {1 << 12, 1 << 16, 1 << 20, 1 << 24};  // main operand size
+  std::vector<std::int64_t> comm_bytes = {1 << 12, 1 << 16, 1 << 20, 1 << 24};
+  double min_sample_s = 0.01;  // repeat each sample until this much op time (within the bounds below)
+  int min_repeats = 3, max_repeats = 50;
+  int blas_threads = 1;
+  std::function<void(const std::string& phase, double fraction)> progress;
+
+  // A small grid (seconds on two cores) for tests and smoke runs.
+  static CalibrationOptions quick();
+};
+
+// Measures the profile. Collective over every rank of `comms`; throws Error on MPI failures.
+plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const CalibrationOptions& options = {});
+
+}  // namespace clustersim::executor

@@ -1,0 +1,658 @@
+// calibrate_cpu: single-op plans timed through the Worker (sequential, one rank-local Worker per
+// sample), collectives and p2p timed on the communicators, and the compute slowdown under a busy
+// communication thread. See calibrate.hpp for what is measured.
+#include "clustersim/executor/calibrate.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#include "clustersim/executor/cpu/gemm.hpp"
+#include "clustersim/executor/worker.hpp"
+#include "clustersim/plan/error.hpp"
+#include "run_dir.hpp"
+
+namespace clustersim::executor {
+
+using plan::OpId;
+using plan::TensorId;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// A one-program plan for calibration samples: every tensor persistent, ops on one stream.
+struct SamplePlan {
+  plan::Plan p;
+  SamplePlan() {
+    p.world_size = 1;
+    p.programs.push_back({});
+    p.programs[0].streams.push_back({0, "compute", StreamKind::compute});
+    p.program_of_rank = {0};
+    p.meta.num_microbatches = 1;
+  }
+  TensorId tensor(const std::string& name, DType dtype, std::vector<std::int64_t> shape) {
+    plan::Tensor t;
+    t.id = static_cast<TensorId>(p.tensors.size());
+    t.name = name;
+    t.dtype = dtype;
+    t.shape = std::move(shape);
+    t.bytes = t.elements() * dtype_bytes(dtype);
+    t.persistent = true;
+    p.tensors.push_back(t);
+    p.programs[0].persistent.push_back(t.id);
+    return t.id;
+  }
+  OpId op(OpKind kind, plan::OpParams params, std::vector<TensorId> in, std::vector<TensorId> out) {
+    plan::Op o;
+    o.id = static_cast<OpId>(p.programs[0].ops.size());
+    o.name = "sample";
+    o.kind = kind;
+    o.params = std::move(params);
+    o.inputs = std::move(in);
+    o.outputs = std::move(out);
+    p.programs[0].ops.push_back(o);
+    return o.id;
+  }
+  // Elementwise with the natural declared traffic: inputs read, outputs written (and read when
+  // the kernel updates them in place).
+  OpId elementwise(const std::string& name, std::vector<TensorId> in, std::vector<TensorId> out, double scalar = 0.0,
+                   std::vector<std::int64_t> dims = {}, bool reads_outputs = false) {
+    plan::ElementwiseParams e;
+    e.name = name;
+    e.scalar = scalar;
+    e.dims = std::move(dims);
+    for (TensorId t : in) e.bytes_read += p.tensors[static_cast<std::size_t>(t)].bytes;
+    for (TensorId t : out) e.bytes_written += p.tensors[static_cast<std::size_t>(t)].bytes;
+    if (reads_outputs) e.bytes_read += e.bytes_written;
+    e.elements = in.empty() ? p.tensors[static_cast<std::size_t>(out.at(0))].elements()
+                            : p.tensors[static_cast<std::size_t>(in[0])].elements();
+    return op(OpKind::elementwise, e, std::move(in), std::move(out));
+  }
+};
+
+// Fills float tensors with a cheap deterministic pattern in [-1, 1), leaves the rest to `fill`.
+void fill_floats(Worker& w, const plan::Plan& p) {
+  for (const auto& t : p.tensors) {
+    if (t.view_of != plan::kNone || t.dtype == DType::int32 || t.dtype == DType::uint8 || t.dtype == DType::int64)
+      continue;
+    std::vector<float> v(static_cast<std::size_t>(t.elements()));
+    for (std::size_t i = 0; i < v.size(); ++i)
+      v[i] = static_cast<float>((i * 2654435761u + static_cast<std::size_t>(t.id) * 40503u) % 2000u) / 1000.0f - 1.0f;
+    w.write_tensor(t.id, v);
+  }
+}
+
+struct Timing {
+  std::vector<double> mean_ns;  // per op of the sample plan
+};
+
+// Runs the sample plan repeatedly; mean span per op over the repeats after the first.
+Timing time_plan(const plan::Plan& p, const CalibrationOptions& o, const std::function<void(Worker&)>& prepare = {}) {
+  auto comms = make_local_communicators();
+  RunOptions ro;
+  ro.threading = StreamThreading::sequential;
+  ro.blas_threads = o.blas_threads;
+  ro.warmup_steps = 0;
+  ro.timeline_max_samples = 1;
+  Worker w(p, *comms, ro);
+  fill_floats(w, p);
+  if (prepare) prepare(w);
+  w.run_step();  // warm caches and pages
+  const auto& ops = p.programs[0].ops;
+  auto op_time = [&](const StepRecord& s) {
+    double t = 0.0;
+    for (const auto& span : s.ops) t += static_cast<double>(span.end_ns - span.start_ns);
+    return t;
+  };
+  const double first = std::max(1.0, op_time(w.record().steps.back()));
+  const int reps = std::clamp(static_cast<int>(std::ceil(o.min_sample_s * 1e9 / first)), o.min_repeats, o.max_repeats);
+  for (int r = 0; r < reps; ++r) w.run_step();
+  const RankRecord rec = w.record();
+  Timing t;
+  t.mean_ns.assign(ops.size(), 0.0);
+  for (std::size_t s = 1; s < rec.steps.size(); ++s)
+    for (const auto& span : rec.steps[s].ops)
+      t.mean_ns[static_cast<std::size_t>(span.op)] += static_cast<double>(span.end_ns - span.start_ns) / reps;
+  for (auto& v : t.mean_ns) v = std::max(v, 1.0);
+  return t;
+}
+
+// --- memory-bound sample plans -------------------------------------------------------------------------
+
+struct MemorySample {
+  std::string key;
+  plan::Plan plan;
+  std::function<void(Worker&)> prepare;
+};
+
+// Builds the sample of `key` whose main operand has about `elements` fp32 elements.
+MemorySample memory_sample(const std::string& key, std::int64_t elements) {
+  SamplePlan s;
+  MemorySample out;
+  out.key = key;
+  const DType f = DType::fp32;
+  const std::int64_t cols = std::min<std::int64_t>(1024, std::max<std::int64_t>(elements, 1));
+  const std::int64_t rows = std::max<std::int64_t>(1, elements / cols), n = rows * cols;
+  auto vec = [&](const char* name, std::int64_t count, DType d = DType::fp32) { return s.tensor(name, d, {count}); };
+  auto mat = [&](const char* name, std::int64_t r, std::int64_t c, DType d = DType::fp32) {
+    return s.tensor(name, d, {r, c});
+  };
+  auto set_ints = [](TensorId id, std::int64_t count, std::int64_t modulo) {
+    return [id, count, modulo](Worker& w) {
+      std::vector<float> v(static_cast<std::size_t>(count));
+      for (std::int64_t i = 0; i < count; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>((i * 7919) % modulo);
+      w.write_tensor(id, v);
+    };
+  };
+  const std::string name = key.rfind("elementwise:", 0) == 0 ? key.substr(12) : "";
+  if (name == "residual_add" || key == "memory") {
+    s.elementwise("residual_add", {vec("a", n), vec("b", n)}, {vec("out", n)});
+  } else if (name == "add_inplace") {
+    s.elementwise(name, {vec("a", n)}, {vec("out", n)}, 0.0, {}, true);
+  } else if (name == "gelu" || name == "relu" || name == "copy") {
+    s.elementwise(name, {vec("x", n)}, {vec("y", n)});
+  } else if (name == "gelu_backward" || name == "relu_backward") {
+    s.elementwise(name, {vec("x", n), vec("dy", n)}, {vec("dx", n)});
+  } else if (name == "swiglu") {
+    s.elementwise(name, {mat("x", rows, cols)}, {mat("y", rows, cols / 2)});
+  } else if (name == "swiglu_backward") {
+    s.elementwise(name, {mat("x", rows, cols), mat("dy", rows, cols / 2)}, {mat("dx", rows, cols)});
+  } else if (name == "dropout") {
+    s.elementwise(name, {vec("x", n)}, {vec("y", n), vec("mask", n, DType::uint8)}, 0.1);
+  } else if (name == "dropout_backward") {
+    const TensorId mask = vec("mask", n, DType::uint8);
+    s.elementwise(name, {vec("dy", n), mask}, {vec("dx", n)}, 0.1);
+    out.prepare = set_ints(mask, n, 2);
+  } else if (name == "rope" || name == "rope_backward") {
+    const std::int64_t heads = 4, d = 64, width = 3 * heads * d, t = std::max<std::int64_t>(1, elements / width);
+    s.elementwise(name, {mat("qkv", t, width)}, {mat("out", t, width)}, 10000.0, {1, t, heads, heads, d, 1});
+  } else if (name == "bias_grad") {
+    s.elementwise(name, {mat("dy", rows, cols)}, {vec("dbias", cols)}, 0.0, {}, true);
+  } else if (name == "bias_add") {
+    const TensorId x = mat("x", rows, cols);
+    s.elementwise(name, {x, vec("bias", cols)}, {x}, 0.0, {}, false);
+  } else if (name == "position_add") {
+    const TensorId x = mat("x", rows, cols);
+    s.elementwise(name, {x, mat("wpe", rows, cols)}, {x}, 0.0, {1, rows, cols, 1});
+  } else if (name == "position_add_backward") {
+    s.elementwise(name, {mat("dx", rows, cols)}, {mat("dwpe", rows, cols)}, 0.0, {1, rows, cols, 1}, true);
+  } else if (name.rfind("xent_parallel", 0) == 0) {
+    const std::int64_t v = 4096, r = std::max<std::int64_t>(1, elements / v);
+    const TensorId logits = mat("logits", r, v), max = vec("max", r), stats = vec("stats", 2 * r);
+    const TensorId targets = vec("targets", r, DType::int32);
+    if (name == "xent_parallel_max") s.elementwise(name, {logits}, {max});
+    if (name == "xent_parallel_stats") s.elementwise(name, {logits, max, targets}, {stats});
+    if (name == "xent_parallel_loss") s.elementwise(name, {stats, max}, {vec("losses", r)});
+    if (name == "xent_parallel_backward") s.elementwise(name, {logits, targets, max, stats}, {logits}, 1.0);
+    out.prepare = [set = set_ints(targets, r, v), stats, r](Worker& w) {
+      set(w);
+      w.write_tensor(stats, std::vector<float>(static_cast<std::size_t>(2 * r), 100.0f));
+    };
+  } else if (name == "scale") {
+    const TensorId x = vec("x", n);
+    s.elementwise(name, {x}, {x}, 0.5);
+  } else if (name == "zero") {
+    s.elementwise(name, {}, {vec("x", n)});
+  } else if (name == "check_finite") {
+    s.elementwise(name, {vec("x", n)}, {vec("flag", 1)});
+  } else if (name == "grad_norm_sq") {
+    s.elementwise(name, {vec("x", n)}, {vec("acc", 1)});
+  } else if (name == "clip_by_norm") {
+    const TensorId norm = vec("norm_sq", 1);
+    s.elementwise(name, {norm}, {vec("x", n)}, 1.0, {}, true);
+    out.prepare = [norm](Worker& w) { w.write_tensor(norm, {4.0f}); };
+  } else if (name == "maxpool" || name == "maxpool_backward" || name == "global_avgpool" ||
+             name == "global_avgpool_backward") {
+    const std::int64_t c = 64, hw = std::max<std::int64_t>(
+                                   2, static_cast<std::int64_t>(std::sqrt(static_cast<double>(elements / c))));
+    const std::vector<std::int64_t> dims = {1, hw, hw, c};
+    const std::int64_t p = (hw - 1) / 2 + 1;
+    if (name == "maxpool")
+      s.elementwise(name, {s.tensor("x", f, dims)},
+                    {s.tensor("y", f, {1, p, p, c}), s.tensor("argmax", DType::int32, {1, p, p, c})}, 0.0, dims);
+    if (name == "maxpool_backward") {
+      const TensorId argmax = s.tensor("argmax", DType::int32, {1, p, p, c});
+      s.elementwise(name, {s.tensor("dy", f, {1, p, p, c}), argmax}, {s.tensor("dx", f, dims)}, 0.0, dims);
+      out.prepare = set_ints(argmax, p * p * c, hw * hw * c);
+    }
+    if (name == "global_avgpool") s.elementwise(name, {s.tensor("x", f, dims)}, {mat("y", 1, c)}, 0.0, dims);
+    if (name == "global_avgpool_backward") s.elementwise(name, {mat("dy", 1, c)}, {s.tensor("dx", f, dims)}, 0.0, dims);
+  } else if (key.rfind("norm:", 0) == 0) {
+    plan::NormParams np;
+    np.type = parse_enum<NormType>(key.substr(5, key.rfind(':') - 5), "key");
+    np.direction = parse_enum<Direction>(key.substr(key.rfind(':') + 1), "key");
+    const std::int64_t c = np.type == NormType::batchnorm ? 64 : cols, r = std::max<std::int64_t>(1, elements / c);
+    np.rows = r, np.cols = c;
+    const std::int64_t stats = np.type == NormType::batchnorm ? c : r;
+    const TensorId x = mat("x", r, c), g = vec("gamma", c), b = vec("beta", c), y = mat("y", r, c);
+    const TensorId mean = vec("mean", stats), rstd = vec("rstd", stats);
+    if (np.direction == Direction::forward) {
+      if (np.type == NormType::rmsnorm)
+        s.op(OpKind::norm, np, {x, g}, {y, rstd});
+      else
+        s.op(OpKind::norm, np, {x, g, b}, {y, mean, rstd});
+    } else {
+      const TensorId dy = mat("dy", r, c), dx = mat("dx", r, c), dg = vec("dgamma", c), db = vec("dbeta", c);
+      if (np.type == NormType::rmsnorm)
+        s.op(OpKind::norm, np, {dy, x, g, rstd}, {dx, dg});
+      else
+        s.op(OpKind::norm, np, {dy, x, g, mean, rstd}, {dx, dg, db});
+      out.prepare = [rstd, stats](Worker& w) {
+        w.write_tensor(rstd, std::vector<float>(static_cast<std::size_t>(stats), 1.0f));
+      };
+    }
+  } else if (key.rfind("softmax_xent:", 0) == 0) {
+    plan::SoftmaxXentParams sp;
+    sp.vocab = 4096;
+    sp.rows = std::max<std::int64_t>(1, elements / sp.vocab);
+    sp.direction = parse_enum<Direction>(key.substr(13), "key");
+    const TensorId logits = mat("logits", sp.rows, sp.vocab), targets = vec("targets", sp.rows, DType::int32);
+    s.op(OpKind::softmax_xent, sp, {logits, targets},
+         {sp.direction == Direction::forward ? vec("losses", sp.rows) : logits});
+    out.prepare = set_ints(targets, sp.rows, sp.vocab);
+  } else if (key.rfind("embedding:", 0) == 0) {
+    plan::EmbeddingParams ep;
+    ep.vocab = 4096, ep.dim = 256, ep.batch = 1, ep.seq = std::max<std::int64_t>(1, elements / 256);
+    ep.learned_positions = false;
+    ep.direction = parse_enum<Direction>(key.substr(10), "key");
+    const TensorId tokens = mat("tokens", 1, ep.seq, DType::int32), x = mat("x", ep.seq, ep.dim);
+    const TensorId wte = mat("wte", ep.vocab, ep.dim);
+    if (ep.direction == Direction::forward)
+      s.op(OpKind::embedding, ep, {tokens, wte}, {x});
+    else
+      s.op(OpKind::embedding, ep, {x, tokens}, {wte});
+    out.prepare = set_ints(tokens, ep.seq, ep.vocab);
+  } else if (key.rfind("optimizer:", 0) == 0) {
+    plan::OptimizerParams op;
+    op.kind = parse_enum<OptimizerKind>(key.substr(10), "key");
+    op.params = n;
+    const TensorId g = vec("grad", n), w = vec("weight", n), m = vec("m", n);
+    if (op.kind == OptimizerKind::adamw)
+      s.op(OpKind::optimizer, op, {g}, {w, w, m, vec("v", n)});
+    else
+      s.op(OpKind::optimizer, op, {g}, {w, w, m});
+  } else if (key == "cast") {
+    plan::CastParams cp;
+    cp.from = DType::fp32, cp.to = DType::bf16, cp.elements = n;
+    s.op(OpKind::cast, cp, {vec("x", n)}, {vec("y", n, DType::bf16)});
+  } else {
+    throw InternalError("internal error: no calibration sample for " + key);
+  }
+  out.plan = std::move(s.p);
+  return out;
+}
+
+std::vector<std::string> memory_keys() {
+  std::vector<std::string> keys = {"memory"};
+  for (const char* n : {"residual_add",
+                        "add_inplace",
+                        "gelu",
+                        "gelu_backward",
+                        "relu",
+                        "relu_backward",
+                        "swiglu",
+                        "swiglu_backward",
+                        "dropout",
+                        "dropout_backward",
+                        "rope",
+                        "rope_backward",
+                        "bias_grad",
+                        "bias_add",
+                        "position_add",
+                        "position_add_backward",
+                        "xent_parallel_max",
+                        "xent_parallel_stats",
+                        "xent_parallel_loss",
+                        "xent_parallel_backward",
+                        "scale",
+                        "zero",
+                        "check_finite",
+                        "grad_norm_sq",
+                        "clip_by_norm",
+                        "copy",
+                        "maxpool",
+                        "maxpool_backward",
+                        "global_avgpool",
+                        "global_avgpool_backward"})
+    keys.push_back(std::string("elementwise:") + n);
+  for (const char* t : {"layernorm", "rmsnorm", "batchnorm"})
+    for (const char* d : {"forward", "backward"}) keys.push_back(std::string("norm:") + t + ":" + d);
+  for (const char* k : {"softmax_xent:forward", "softmax_xent:backward", "embedding:forward", "embedding:backward",
+                        "optimizer:adamw", "optimizer:sgd", "cast"})
+    keys.emplace_back(k);
+  return keys;
+}
+
+std::string cpu_description(int blas_threads) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model = "CPU";
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  return model + " (" + std::to_string(std::thread::hardware_concurrency()) + " hardware threads, " +
+         std::to_string(blas_threads) + " BLAS thread(s) per rank)";
+}
+
+std::string iso_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// Averages a vector of sample times over the ranks (every rank measured the same list).
+void average_over_ranks(CommunicatorFactory& comms, std::vector<double>& v) {
+  if (comms.world_size() == 1 || v.empty()) return;
+  comms.world().all_reduce_f64(v.data(), static_cast<std::int64_t>(v.size()), ReduceKind::sum);
+  for (auto& x : v) x /= comms.world_size();
+}
+
+class Progress {
+ public:
+  Progress(const CalibrationOptions& o, int rank) : o_(o), rank_(rank) {}
+  void operator()(const std::string& phase, double fraction) const {
+    if (o_.progress && rank_ == 0) o_.progress(phase, fraction);
+  }
+
+ private:
+  const CalibrationOptions& o_;
+  int rank_;
+};
+
+// --- sections ------------------------------------------------------------------------------------------
+
+void calibrate_gemm(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
+                    const Progress& progress) {
+  std::vector<plan::GemmSample> samples;
+  std::vector<double> times;
+  const std::size_t total = o.gemm_dtypes.size() * o.gemm_sizes.size() * o.gemm_sizes.size() * o.gemm_sizes.size();
+  for (DType d : o.gemm_dtypes)
+    for (std::int64_t m : o.gemm_sizes)
+      for (std::int64_t n : o.gemm_sizes)
+        for (std::int64_t k : o.gemm_sizes) {
+          progress("gemm", static_cast<double>(samples.size()) / static_cast<double>(total));
+          SamplePlan s;
+          plan::GemmParams g;
+          g.m = m, g.n = n, g.k = k, g.dtype = d;
+          s.op(OpKind::gemm, g, {s.tensor("a", d, {m, k}), s.tensor("b", d, {k, n})}, {s.tensor("c", d, {m, n})});
+          times.push_back(time_plan(s.p, o).mean_ns[0]);
+          samples.push_back({d, m, n, k, 0.0});
+        }
+  average_over_ranks(comms, times);
+  for (std::size_t i = 0; i < samples.size(); ++i) samples[i].time_ns = times[i];
+  prof.gemm = std::move(samples);
+}
+
+void calibrate_attention(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
+                         const Progress& progress) {
+  std::vector<plan::AttentionSample> samples;
+  std::vector<double> times;
+  const std::int64_t h = o.attention_heads;
+  std::size_t done = 0;
+  const std::size_t total = o.attention_dtypes.size() * o.attention_seqs.size() * o.attention_head_dims.size() * 2;
+  for (DType d : o.attention_dtypes)
+    for (std::int64_t t : o.attention_seqs)
+      for (std::int64_t hd : o.attention_head_dims)
+        for (bool flash : {true, false}) {
+          progress("attention", static_cast<double>(done++) / static_cast<double>(total));
+          const bool causal = true;
+          SamplePlan s;
+          plan::AttentionParams ap;
+          ap.batch = 1, ap.heads = h, ap.kv_heads = h, ap.seq_q = t, ap.seq_kv = t, ap.head_dim = hd;
+          ap.causal = causal, ap.flash = flash, ap.dtype = d;
+          const TensorId qkv = s.tensor("qkv", d, {1, t, 3 * h * hd}), out = s.tensor("out", d, {1, t, h * hd});
+          const TensorId dout = s.tensor("dout", d, {1, t, h * hd}), dqkv = s.tensor("dqkv", d, {1, t, 3 * h * hd});
+          if (flash) {
+            const TensorId lse = s.tensor("lse", DType::fp32, {1, h, t});
+            s.op(OpKind::attention, ap, {qkv}, {out, lse});
+            ap.direction = Direction::backward;
+            s.op(OpKind::attention, ap, {dout, qkv, out, lse}, {dqkv});
+          } else {
+            const TensorId probs = s.tensor("probs", d, {1, h, t, t});
+            s.op(OpKind::attention, ap, {qkv}, {out, probs});
+            ap.direction = Direction::backward;
+            s.op(OpKind::attention, ap, {dout, qkv, probs}, {dqkv});
+          }
+          const Timing tm = time_plan(s.p, o);
+          for (Direction dir : {Direction::forward, Direction::backward}) {
+            samples.push_back({d, 1, h, h, t, hd, causal, flash, dir, 0.0});
+            times.push_back(tm.mean_ns[dir == Direction::forward ? 0 : 1]);
+          }
+        }
+  average_over_ranks(comms, times);
+  for (std::size_t i = 0; i < samples.size(); ++i) samples[i].time_ns = times[i];
+  prof.attention = std::move(samples);
+}
+
+void calibrate_memory(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
+                      const Progress& progress) {
+  const auto keys = memory_keys();
+  std::vector<std::pair<std::string, std::int64_t>> which;
+  std::vector<double> times;
+  std::size_t done = 0;
+  for (const auto& key : keys)
+    for (std::int64_t bytes : o.memory_bytes) {
+      progress("memory", static_cast<double>(done++) / static_cast<double>(keys.size() * o.memory_bytes.size()));
+      MemorySample sample = memory_sample(key, std::max<std::int64_t>(1, bytes / 4));
+      const Timing t = time_plan(sample.plan, o, sample.prepare);
+      which.emplace_back(key, plan::op_bytes(sample.plan, sample.plan.programs[0].ops[0]));
+      times.push_back(t.mean_ns[0]);
+    }
+  average_over_ranks(comms, times);
+  for (std::size_t i = 0; i < which.size(); ++i)
+    if (which[i].second > 0) prof.memory[which[i].first].push_back({which[i].second, times[i]});
+}
+
+// Kernel overhead: the smallest op the worker can run.
+double measure_overhead(CommunicatorFactory& comms, const CalibrationOptions& o) {
+  SamplePlan s;
+  const TensorId x = s.tensor("x", DType::fp32, {1});
+  s.elementwise("zero", {}, {x});
+  CalibrationOptions many = o;
+  many.min_repeats = std::max(o.min_repeats, 20);
+  std::vector<double> v = {time_plan(s.p, many).mean_ns[0]};
+  average_over_ranks(comms, v);
+  return v[0];
+}
+
+// Collectives over the first n ranks for n = 2, 4, ... and the world; p2p ping-pong 0 <-> 1.
+void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
+                    const Progress& progress) {
+  const int world = comms.world_size(), me = comms.world_rank();
+  // placement: intra when the members share one host
+  const auto hosts = comms.world().gather_strings(detail::host_name(), 0);
+  std::vector<int> sizes;
+  for (int n = 2; n < world; n *= 2) sizes.push_back(n);
+  sizes.push_back(world);
+  std::vector<double> intra(sizes.size(), 0.0);
+  if (me == 0)
+    for (std::size_t i = 0; i < sizes.size(); ++i)
+      intra[i] =
+          std::all_of(hosts.begin(), hosts.begin() + sizes[i], [&](const std::string& h) { return h == hosts[0]; })
+              ? 1.0
+              : 0.0;
+  comms.world().all_reduce_f64(intra.data(), static_cast<std::int64_t>(intra.size()), ReduceKind::sum);
+
+  const CollectiveType types[] = {CollectiveType::all_reduce,     CollectiveType::all_gather,
+                                  CollectiveType::reduce_scatter, CollectiveType::broadcast,
+                                  CollectiveType::reduce,         CollectiveType::all_to_all};
+  std::size_t done = 0;
+  for (std::size_t si = 0; si < sizes.size(); ++si) {
+    const int n = sizes[si];
+    plan::Group g;
+    g.kind = GroupKind::world;
+    for (int r = 0; r < n; ++r) g.ranks.push_back(r);
+    const bool member = me < n;
+    auto comm = comms.create(GroupKind::world, member ? &g : nullptr, member ? me : 0);
+    for (std::int64_t bytes : o.comm_bytes) {
+      const std::int64_t count = std::max<std::int64_t>(n, bytes / 4 / n * n);  // fp32, divisible by n
+      std::vector<float> a(static_cast<std::size_t>(count), 1.0f), b(static_cast<std::size_t>(count), 0.0f);
+      const int reps =
+          static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 24) / std::max<std::int64_t>(bytes, 1), 3, 50));
+      for (CollectiveType type : types) {
+        progress("collectives", static_cast<double>(done++) /
+                                    static_cast<double>(sizes.size() * o.comm_bytes.size() * std::size(types)));
+        double t = 0.0;
+        if (member) {
+          auto once = [&] {
+            switch (type) {
+              case CollectiveType::all_reduce:
+                comm->all_reduce(a.data(), count, DType::fp32, ReduceKind::sum);
+                break;
+              case CollectiveType::all_gather:
+                comm->all_gather(a.data(), b.data(), count / n, DType::fp32);
+                break;
+              case CollectiveType::reduce_scatter:
+                comm->reduce_scatter(a.data(), b.data(), count / n, DType::fp32, ReduceKind::sum);
+                break;
+              case CollectiveType::broadcast:
+                comm->broadcast(a.data(), count, DType::fp32, 0);
+                break;
+              case CollectiveType::reduce:
+                comm->reduce(a.data(), count, DType::fp32, ReduceKind::sum, 0);
+                break;
+              case CollectiveType::all_to_all:
+                comm->all_to_all(a.data(), b.data(), count / n, DType::fp32);
+                break;
+            }
+          };
+          once();  // warm-up
+          comm->barrier();
+          const auto t0 = Clock::now();
+          for (int r = 0; r < reps; ++r) once();
+          t = seconds_since(t0) * 1e9 / reps;
+          std::fill(a.begin(), a.end(), 1.0f);
+        }
+        comms.world().all_reduce_f64(&t, 1, ReduceKind::max);
+        prof.collectives.push_back(
+            {type, n, count * 4, t, intra[si] > 0.5 ? plan::Placement::intra : plan::Placement::inter});
+      }
+    }
+    if (n == 2 || (n == world && sizes.size() == 1)) {
+      // p2p one-way time between members 0 and 1
+      for (std::int64_t bytes : o.comm_bytes) {
+        std::vector<std::byte> buf(static_cast<std::size_t>(bytes));
+        const int reps = static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 24) / bytes, 3, 50));
+        double t = 0.0;
+        if (me < 2) {
+          comm->barrier();
+          const auto t0 = Clock::now();
+          for (int r = 0; r < reps; ++r) {
+            if (me == 0) {
+              comm->send(buf.data(), bytes, 1, 7);
+              comm->recv(buf.data(), bytes, 1, 7);
+            } else {
+              comm->recv(buf.data(), bytes, 0, 7);
+              comm->send(buf.data(), bytes, 0, 7);
+            }
+          }
+          t = seconds_since(t0) * 1e9 / reps / 2.0;
+        }
+        comms.world().all_reduce_f64(&t, 1, ReduceKind::max);
+        prof.p2p.push_back({bytes, t});
+      }
+    }
+  }
+}
+
+// GEMM time alone and while a communication thread keeps the links (or, in one process, memory
+// copies) busy; the ratio, at least 1.
+double calibrate_overlap(CommunicatorFactory& comms) {
+  const std::int64_t size = 256;
+  std::vector<float> a(static_cast<std::size_t>(size * size), 0.5f), b(a.size(), 0.25f), c(a.size());
+  const cpu::GemmShape shape{.m = size, .n = size, .k = size};
+  auto gemm_ns = [&] {
+    const auto t0 = Clock::now();
+    cpu::gemm_forward(c.data(), a.data(), b.data(), nullptr, shape);
+    return seconds_since(t0) * 1e9;
+  };
+  for (int i = 0; i < 5; ++i) gemm_ns();
+  double alone = 0.0;
+  const int alone_reps = 40;
+  for (int i = 0; i < alone_reps; ++i) alone += gemm_ns() / alone_reps;
+
+  const int world = comms.world_size();
+  std::unique_ptr<Communicator> comm;
+  if (world > 1) {
+    plan::Group g;
+    g.kind = GroupKind::world;
+    for (int r = 0; r < world; ++r) g.ranks.push_back(r);
+    comm = comms.create(GroupKind::world, &g, comms.world_rank());
+    comms.world().barrier();
+  }
+  std::atomic<bool> busy{true};
+  std::thread traffic([&] {
+    std::vector<float> buf(static_cast<std::size_t>(1 << 21), 1.0f), dst(buf.size());
+    if (comm) {
+      for (int i = 0; i < 40; ++i)
+        comm->all_reduce(buf.data(), static_cast<std::int64_t>(buf.size()), DType::fp32, ReduceKind::sum);
+    } else {
+      const auto t0 = Clock::now();
+      while (seconds_since(t0) < 0.3) std::memcpy(dst.data(), buf.data(), buf.size() * sizeof(float));
+    }
+    busy = false;
+  });
+  double with = 0.0;
+  int count = 0;
+  while (busy.load()) {
+    const double t = gemm_ns();
+    if (busy.load()) {
+      with += t;
+      ++count;
+    }
+  }
+  traffic.join();
+  std::vector<double> ratio = {count > 0 ? std::max(1.0, with / count / alone) : 1.0};
+  average_over_ranks(comms, ratio);
+  return ratio[0];
+}
+
+}  // namespace
+
+CalibrationOptions CalibrationOptions::quick() {
+  CalibrationOptions o;
+  o.gemm_dtypes = {DType::fp32, DType::bf16};
+  o.gemm_sizes = {16, 64};
+  o.attention_dtypes = {DType::fp32};
+  o.attention_heads = 2;
+  o.attention_seqs = {32, 64};
+  o.attention_head_dims = {16};
+  o.memory_bytes = {1 << 10, 1 << 14};
+  o.comm_bytes = {1 << 10, 1 << 14};
+  o.min_sample_s = 0.0005;
+  o.min_repeats = 2;
+  o.max_repeats = 5;
+  return o;
+}
+
+plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const CalibrationOptions& o) {
+  cpu::gemm_set_threads(o.blas_threads);
+  const Progress progress(o, comms.world_rank());
+  plan::CalibrationProfile prof;
+  prof.backend = "cpu";
+  prof.device = cpu_description(o.blas_threads);
+  prof.created = iso_now();
+  comms.world().barrier();
+  prof.kernel_overhead_ns = measure_overhead(comms, o);
+  if (o.gemm) calibrate_gemm(comms, o, prof, progress);
+  if (o.attention) calibrate_attention(comms, o, prof, progress);
+  if (o.memory) calibrate_memory(comms, o, prof, progress);
+  if (o.collectives && comms.world_size() > 1) calibrate_comm(comms, o, prof, progress);
+  if (o.overlap) prof.overlap_compute_slowdown = calibrate_overlap(comms);
+  progress("done", 1.0);
+  return prof;
+}
+
+}  // namespace clustersim::executor
