@@ -18,7 +18,6 @@ set(CLUSTERSIM_EXECUTOR_SOURCES
   src/runtime/communicator_local.cpp
   src/runtime/data.cpp
   src/runtime/dispatch.cpp
-  src/runtime/hazards.cpp
   src/runtime/op_context.cpp
   src/runtime/record.cpp
   src/runtime/run_dir.cpp

@@ -22,7 +22,7 @@
 #include "clustersim/executor/cpu/gemm.hpp"
 #include "clustersim/executor/rng.hpp"
 #include "clustersim/plan/error.hpp"
-#include "hazards.hpp"
+#include "clustersim/plan/hazards.hpp"
 #include "op_context.hpp"
 #include "run_dir.hpp"
 
@@ -165,7 +165,7 @@ struct Worker::Impl final : detail::RankServices {
       kernels_[static_cast<std::size_t>(op.id)] = detail::KernelRegistry::cpu().find(op, where(op));
     assign_dropout_identities();
     if (options_.threading == StreamThreading::thread_per_stream) {
-      const auto hazards = detail::find_stream_hazards(plan_, groups_, rank_, program_id_);
+      const auto hazards = plan::find_stream_hazards(plan_, groups_, rank_, program_id_);
       if (!hazards.empty()) {
         std::string msg = "internal error: the plan's program " + std::to_string(program_id_) + " (" + prog_->name +
                           ") races when its streams run concurrently on rank " + std::to_string(rank_) + ": ";

@@ -321,6 +321,7 @@ TensorId ParameterSet::weight(std::int32_t handle) {
   auto it = bk.gathered_views.find(handle);
   if (it != bk.gathered_views.end()) return it->second;
   const TensorId v = view_in(bk.gathered, handle, bk.begin, opt_.param_dtype, "@" + std::to_string(bk.gathered));
+  b_.written_by(v, bk.gather_op);  // readers of this view wait for the all-gather that filled it
   bk.gathered_views[handle] = v;
   return v;
 }
@@ -407,7 +408,10 @@ void ParameterSet::reduce_bucket(Bucket& bk, std::int32_t mb, const plan::OpTags
     s.inputs = std::move(in);
     s.outputs = std::move(out);
     s.frees = std::move(frees);
-    s.deps = {bk.last_write};
+    // After the bucket's last gradient write, and after the reductions already issued for this
+    // bucket (tp and embedding-group all-reduces may cover a sub-view of it).
+    s.deps = bk.reductions;
+    s.deps.push_back(bk.last_write);
     s.tags = tags;
     const OpId id = b_.add(std::move(s));
     bk.reductions.push_back(id);
@@ -475,7 +479,7 @@ void ParameterSet::gather(std::int32_t unit, const plan::OpTags& base_tags) {
     s.allocs = {bk.gathered};
     s.tags = base_tags;
     s.tags.phase = Phase::communication;
-    b_.add(std::move(s));
+    bk.gather_op = b_.add(std::move(s));
   }
 }
 

@@ -113,6 +113,7 @@ class ParameterSet {
     TensorId weight_shard = -1, grad_shard = -1;  // group-indexed / shard-buffer views
     // ZeRO-3
     TensorId gathered = -1;
+    OpId gather_op = -1;
     std::map<std::int32_t, TensorId> gathered_views;  // handle -> view of `gathered`
     std::int32_t gather_count = 0;
   };

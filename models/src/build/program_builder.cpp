@@ -6,7 +6,8 @@
 
 namespace clustersim::models::build {
 
-ProgramBuilder::ProgramBuilder(plan::Plan& plan, std::string name) : plan_(plan) {
+ProgramBuilder::ProgramBuilder(plan::Plan& plan, std::string name)
+    : plan_(plan), first_tensor_(static_cast<TensorId>(plan.tensors.size())) {
   program_ = static_cast<std::int32_t>(plan_.programs.size());
   plan::Program prog;
   prog.id = program_;
@@ -68,33 +69,16 @@ TensorId ProgramBuilder::view(TensorId base, std::string name, DType dtype, std:
 }
 
 ProgramBuilder::Access& ProgramBuilder::access(TensorId t) {
-  if (static_cast<std::size_t>(t) >= access_.size()) {
+  // Programs own disjoint, contiguous tensor ranges: index from this program's first tensor.
+  const auto i = static_cast<std::size_t>(t - first_tensor_);
+  if (i >= access_.size()) {
+    require(t >= first_tensor_, "program " + program().name + " uses another program's tensor");
     Access fresh;
     std::fill(std::begin(fresh.readers), std::end(fresh.readers), -1);
-    // Geometric growth: plans of 10^6 tensors must not copy this table per thousand tensors.
-    access_.resize(std::max(plan_.tensors.size(), 2 * access_.size()) + 1024, fresh);
+    access_.resize(std::max(plan_.tensors.size() - static_cast<std::size_t>(first_tensor_), 2 * access_.size()) + 1024,
+                   fresh);
   }
-  return access_[static_cast<std::size_t>(t)];
-}
-
-void ProgramBuilder::dep_on(std::vector<OpId>& deps, OpId op, StreamId my_stream) const {
-  if (op < 0) return;
-  if (program().ops[static_cast<std::size_t>(op)].stream != my_stream) deps.push_back(op);
-}
-
-void ProgramBuilder::finish_deps(std::vector<OpId>& deps) const {
-  if (deps.size() < 2) return;
-  // Keep only the latest op per stream: streams complete in order.
-  OpId latest[kMaxStreams];
-  std::fill(std::begin(latest), std::end(latest), -1);
-  for (OpId d : deps) {
-    const StreamId s = program().ops[static_cast<std::size_t>(d)].stream;
-    latest[s] = std::max(latest[s], d);
-  }
-  deps.clear();
-  for (OpId d : latest)
-    if (d >= 0) deps.push_back(d);
-  std::sort(deps.begin(), deps.end());
+  return access_[i];
 }
 
 OpId ProgramBuilder::add(OpSpec spec) {
@@ -103,33 +87,42 @@ OpId ProgramBuilder::add(OpSpec spec) {
   const StreamId s = spec.stream;
   const auto n_tensors = static_cast<TensorId>(plan_.tensors.size());
   for (const auto* list : {&spec.inputs, &spec.outputs, &spec.allocs, &spec.frees})
-    for (TensorId t : *list) require(t >= 0 && t < n_tensors, "op " + spec.name + " names a missing tensor");
+    for (TensorId t : *list)
+      if (t < 0 || t >= n_tensors) require(false, "op " + spec.name + " names a missing tensor");
   require(s >= 0 && s < static_cast<StreamId>(prog.streams.size()), "op " + spec.name + " on a missing stream");
-  std::vector<OpId> deps = std::move(spec.deps);
 
+  // The latest op on each other stream this op must wait for (streams complete in order).
+  OpId latest[kMaxStreams];
+  std::fill(std::begin(latest), std::end(latest), -1);
+  auto wait_for = [&](OpId op, StreamId stream) {
+    if (op >= 0 && stream != s && op > latest[stream]) latest[stream] = op;
+  };
+  for (OpId d : spec.deps) wait_for(d, prog.ops[static_cast<std::size_t>(d)].stream);
+  const auto n_streams = static_cast<StreamId>(prog.streams.size());
   for (TensorId t : spec.allocs) {
-    Access& a = access(t);
     // Re-allocation after a free: the previous lifetime is over (its free ordered every use).
+    Access& a = access(t);
     a.last_writer = -1;
     std::fill(std::begin(a.readers), std::end(a.readers), -1);
   }
-  for (TensorId t : spec.inputs) dep_on(deps, access(t).last_writer, s);
-  for (TensorId t : spec.outputs) {
-    const Access& a = access(t);
-    dep_on(deps, a.last_writer, s);
-    for (OpId r : a.readers) dep_on(deps, r, s);
-  }
-  for (TensorId t : spec.frees) {
-    const Access& a = access(t);
-    dep_on(deps, a.last_writer, s);
-    for (OpId r : a.readers) dep_on(deps, r, s);
-  }
-  finish_deps(deps);
-
   for (TensorId t : spec.inputs) {
-    Access& a = access(t);
-    a.readers[s] = id;
+    const Access& a = access(t);
+    wait_for(a.last_writer, a.writer_stream);
   }
+  auto wait_for_all_uses = [&](TensorId t) {
+    const Access& a = access(t);
+    wait_for(a.last_writer, a.writer_stream);
+    for (StreamId k = 0; k < n_streams; ++k) wait_for(a.readers[k], k);
+  };
+  for (TensorId t : spec.outputs) wait_for_all_uses(t);
+  for (TensorId t : spec.frees) wait_for_all_uses(t);
+  std::vector<OpId> deps = std::move(spec.deps);
+  deps.clear();
+  for (StreamId k = 0; k < n_streams; ++k)
+    if (latest[k] >= 0) deps.push_back(latest[k]);
+  std::sort(deps.begin(), deps.end());
+
+  for (TensorId t : spec.inputs) access(t).readers[s] = id;
   for (TensorId t : spec.outputs) {
     Access& a = access(t);
     a.last_writer = id;
@@ -153,17 +146,31 @@ OpId ProgramBuilder::add(OpSpec spec) {
   return id;
 }
 
+void ProgramBuilder::written_by(TensorId tensor, OpId op) {
+  Access& a = access(tensor);
+  a.last_writer = op;
+  a.writer_stream = program().ops.at(static_cast<std::size_t>(op)).stream;
+  std::fill(std::begin(a.readers), std::end(a.readers), -1);
+}
+
 void ProgramBuilder::free_at_last_op(TensorId tensor) {
   plan::Program& prog = program();
   require(!prog.ops.empty(), "free_at_last_op without an op");
   plan::Op& op = prog.ops.back();
+  OpId latest[kMaxStreams];
+  std::fill(std::begin(latest), std::end(latest), -1);
+  auto wait_for = [&](OpId o, StreamId stream) {
+    if (o >= 0 && o != op.id && stream != op.stream && o > latest[stream]) latest[stream] = o;
+  };
+  for (OpId d : op.deps) wait_for(d, prog.ops[static_cast<std::size_t>(d)].stream);
   const Access& a = access(tensor);
-  std::vector<OpId> deps = op.deps;
-  if (a.last_writer >= 0 && a.last_writer != op.id) dep_on(deps, a.last_writer, op.stream);
-  for (OpId r : a.readers)
-    if (r != op.id) dep_on(deps, r, op.stream);
-  finish_deps(deps);
-  op.deps = std::move(deps);
+  wait_for(a.last_writer, a.writer_stream);
+  const auto n_streams = static_cast<StreamId>(prog.streams.size());
+  for (StreamId k = 0; k < n_streams; ++k) wait_for(a.readers[k], k);
+  op.deps.clear();
+  for (StreamId k = 0; k < n_streams; ++k)
+    if (latest[k] >= 0) op.deps.push_back(latest[k]);
+  std::sort(op.deps.begin(), op.deps.end());
   op.frees.push_back(tensor);
 }
 

@@ -54,6 +54,9 @@ class ProgramBuilder {
 
   // Adds an op with derived dependencies; returns its id.
   OpId add(OpSpec spec);
+  // Records that `op` wrote `tensor` (a view whose base `op` wrote): later readers of the view then
+  // depend on `op`. Views are tracked by id, so a write through the base must be declared.
+  void written_by(TensorId tensor, OpId op);
   // Makes `op` also free `tensor` at its end (adds the dependencies a free needs). `op` must be the
   // most recently added op.
   void free_at_last_op(TensorId tensor);
@@ -72,12 +75,11 @@ class ProgramBuilder {
   };
 
   Access& access(TensorId t);
-  void dep_on(std::vector<OpId>& deps, OpId op, StreamId my_stream) const;
-  void finish_deps(std::vector<OpId>& deps) const;
 
   plan::Plan& plan_;
   std::int32_t program_;
-  std::vector<Access> access_;  // indexed by tensor id
+  TensorId first_tensor_;
+  std::vector<Access> access_;  // indexed by tensor id - first_tensor_
 };
 
 // Elementwise op helper: bytes and flops from element counts.

@@ -276,10 +276,17 @@ class StageBuilder {
 
   // --- emission helpers -------------------------------------------------------------------------
 
+  // Tensor names carry the layer (their micro-batch shows in the ops that use them); op names are
+  // just `what`: the op's tags hold its micro-batch and layer, and traces report them.
   std::string tname(const std::string& what) const {
-    std::string n = "mb" + std::to_string(tags_.microbatch);
-    if (tags_.layer >= 0) n += ".L" + std::to_string(tags_.layer);
-    return n + "." + what;
+    if (tags_.layer < 0) return what;
+    std::string n;
+    n.reserve(what.size() + 7);
+    n += 'L';
+    n += std::to_string(tags_.layer);
+    n += '.';
+    n += what;
+    return n;
   }
 
   TensorId act(const std::string& what, std::vector<std::int64_t> shape, TensorRole role = TensorRole::activation,
@@ -293,7 +300,7 @@ class StageBuilder {
   OpId emit(const std::string& what, OpKind kind, StreamId stream, plan::OpParams params, std::vector<TensorId> in,
             std::vector<TensorId> out, std::vector<TensorId> allocs = {}, std::vector<TensorId> frees = {}) {
     OpSpec s;
-    s.name = tname(what);
+    s.name = what;
     s.kind = kind;
     s.stream = stream;
     s.params = std::move(params);

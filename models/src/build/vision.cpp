@@ -237,7 +237,7 @@ double build_mlp(const Scenario& sc, plan::Plan& plan) {
     for (std::size_t i = 0; i < layers; ++i) {
       const std::string name = "fc" + std::to_string(i);
       x = n.linear(name, x, B, dims[i], dims[i + 1], w[i], bias[i], i == 0);
-      if (i + 1 < layers) x = n.relu(name + ".relu", x, {B, dims[i + 1]}, false);
+      if (i + 1 < layers) x = n.relu(name + ".relu", x, {B, dims[i + 1]}, true);  // ReLU's backward needs its output
     }
     n.loss(x, labels, B, dims.back());
     n.params_.release(0);
@@ -363,7 +363,7 @@ double build_resnet(const Scenario& sc, plan::Plan& plan) {
       return dx;
     });
     h = oh, w = ow;
-    return relu ? n.relu(name + ".relu", z, {B, oh, ow, c.cout}, false) : z;
+    return relu ? n.relu(name + ".relu", z, {B, oh, ow, c.cout}, true) : z;
   };
 
   for (std::int32_t mb = 0; mb < n.m_; ++mb) {
@@ -390,7 +390,8 @@ double build_resnet(const Scenario& sc, plan::Plan& plan) {
         auto bp = elementwise("maxpool_backward", B * ih * iw * ch, n.pr_.adt, 0, 1, 1);
         bp.bytes_read = B * oh * ow * ch * (dtype_bytes(n.pr_.adt) + 4);
         bp.dims = {B, ih, iw, ch};
-        n.emit("maxpool.bwd", OpKind::elementwise, bp, {dy, arg}, {dx}, {dx}, {dy, arg});
+        // The pooled output fed the first block, whose backward has just run: free it here.
+        n.emit("maxpool.bwd", OpKind::elementwise, bp, {dy, arg}, {dx}, {dx}, {dy, arg, y});
         return dx;
       });
       x = y, h = oh, w = ow;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -155,7 +156,8 @@ struct Conv2dParams {
 //   scale               [x] -> [x]                  x *= scalar (in place)
 //   zero                [] -> [x...]                every output set to 0
 //   check_finite        [x...] -> [flag]            flag(fp32) = 1 if any non-finite element, else 0
-//   grad_norm_sq        [x...] -> [acc]             acc(fp32) = sum of squares
+//   grad_norm_sq        [x...] -> [acc]             acc(fp32) += scalar * sum of squares (scalar 0 counts as 1);
+//                                                   the weight counts replicated gradients once
 //   clip_by_norm        [norm_sq] -> [x...]         scale x by min(1, scalar / sqrt(norm_sq)) in place
 //   maxpool             [x] -> [y, argmax]          3x3 stride 2 pad 1 (ResNet stem)
 //   maxpool_backward    [dy, argmax] -> [dx]
@@ -393,5 +395,7 @@ std::int64_t op_bytes(const Plan& plan, const Op& op);
 // "gemm", "attention", "conv", "memory" (elementwise, norm, softmax, embedding, cast), "optimizer",
 // "comm:<group>:<collective>", "p2p:<group>", "io", "delay".
 std::string op_class(const Op& op);
+// The same name without building a string: a view of storage that lives as long as the program.
+std::string_view op_class_name(const Op& op);
 
 }  // namespace clustersim::plan

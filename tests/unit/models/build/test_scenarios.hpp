@@ -7,6 +7,7 @@
 
 #include "clustersim/models/build.hpp"
 #include "clustersim/models/scenario.hpp"
+#include "clustersim/plan/hazards.hpp"
 
 namespace clustersim::models::testing {
 
@@ -25,10 +26,27 @@ inline nlohmann::json small_gpt(int gpus = 1) {
 
 inline Scenario parse(const nlohmann::json& j) { return parse_scenario(j); }
 
-// Builds and checks the plan contract (interpreters do this before running a plan).
+// Builds and checks the plan contract (interpreters do this before running a plan), and that no
+// program of it races: every cross-stream use of shared storage is ordered by stream order and deps
+// (checked on the first rank of each program).
 inline plan::Plan build_validated(const Scenario& sc) {
   plan::Plan p = build_plan(sc);
   plan::validate(p);
+  const plan::RankGroups groups(p);
+  for (std::size_t prog = 0; prog < p.programs.size(); ++prog) {
+    plan::Rank rank = 0;
+    while (p.program_of_rank[static_cast<std::size_t>(rank)] != static_cast<std::int32_t>(prog)) ++rank;
+    const auto hazards = plan::find_stream_hazards(p, groups, rank, static_cast<std::int32_t>(prog));
+    if (!hazards.empty()) throw InternalError("plan races: " + hazards.front());
+    // Everything a step allocates is freed by the end of the step.
+    std::vector<int> live(p.tensors.size(), 0);
+    for (const auto& op : p.programs[prog].ops) {
+      for (auto t : op.allocs) live[static_cast<std::size_t>(t)]++;
+      for (auto t : op.frees) live[static_cast<std::size_t>(t)]--;
+    }
+    for (std::size_t t = 0; t < live.size(); ++t)
+      if (live[t] != 0) throw InternalError("plan leaks " + p.tensors[t].name + " in program " + std::to_string(prog));
+  }
   return p;
 }
 

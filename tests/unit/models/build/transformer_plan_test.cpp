@@ -308,7 +308,7 @@ TEST(TransformerPlan, LlamaWithGroupedQueryAttentionAndTensorParallelism) {
   // The QKV GEMM has (32/8 query heads + 2 * 8/8 kv heads) * 128 outputs per rank.
   bool found = false;
   for (const auto& op : p.programs[0].ops)
-    if (op.kind == OpKind::gemm && op.name == "mb0.L0.qkv") {
+    if (op.kind == OpKind::gemm && op.name == "qkv" && op.tags.layer == 0 && op.tags.microbatch == 0) {
       const auto& g = std::get<plan::GemmParams>(op.params);
       EXPECT_EQ(g.n, (4 + 2) * 128);
       EXPECT_EQ(g.k, 4096);

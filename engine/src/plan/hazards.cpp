@@ -1,10 +1,10 @@
 // Cross-stream hazard check with per-op vector clocks; see hazards.hpp.
-#include "hazards.hpp"
+#include "clustersim/plan/hazards.hpp"
 
 #include <algorithm>
 #include <map>
 
-namespace clustersim::executor::detail {
+namespace clustersim::plan {
 
 StorageRange storage_range(const plan::Plan& plan, const plan::RankGroups& groups, plan::Rank rank, plan::TensorId id) {
   const plan::Tensor& t = plan.tensors.at(static_cast<std::size_t>(id));
@@ -91,4 +91,4 @@ std::vector<std::string> find_stream_hazards(const plan::Plan& plan, const plan:
   return out;
 }
 
-}  // namespace clustersim::executor::detail
+}  // namespace clustersim::plan

@@ -1,4 +1,4 @@
-// Internal: a static check of one rank's program for cross-stream hazards the threaded
+// A static check of one rank's program for cross-stream hazards the threaded
 // interpreter would turn into races: an op reading storage that an earlier op on another stream
 // writes (read after write), overwriting storage an earlier op on another stream reads or writes
 // (write after read / write), or freeing storage an earlier op on another stream still uses, without
@@ -12,18 +12,18 @@
 
 #include "clustersim/plan/plan.hpp"
 
-namespace clustersim::executor::detail {
+namespace clustersim::plan {
 
 // Byte range [begin, end) of a tensor's storage base on `rank` (views resolved, group-indexed ones
 // with the rank's index).
 struct StorageRange {
-  plan::TensorId base = 0;
+  TensorId base = 0;
   std::int64_t begin = 0, end = 0;
 };
-StorageRange storage_range(const plan::Plan& plan, const plan::RankGroups& groups, plan::Rank rank, plan::TensorId id);
+StorageRange storage_range(const Plan& plan, const RankGroups& groups, Rank rank, TensorId id);
 
 // Descriptions of the first `max_reports` hazards ("" list when none).
-std::vector<std::string> find_stream_hazards(const plan::Plan& plan, const plan::RankGroups& groups, plan::Rank rank,
+std::vector<std::string> find_stream_hazards(const Plan& plan, const RankGroups& groups, Rank rank,
                                              std::int32_t program, std::size_t max_reports = 5);
 
-}  // namespace clustersim::executor::detail
+}  // namespace clustersim::plan
