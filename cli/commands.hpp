@@ -17,5 +17,7 @@ struct CommandEntry {
 
 CommandEntry add_predict(CLI::App& app);
 CommandEntry add_catalog(CLI::App& app);
+CommandEntry add_sweep(CLI::App& app);
+CommandEntry add_search(CLI::App& app);
 
 }  // namespace clustersim::cli

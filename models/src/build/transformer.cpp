@@ -319,12 +319,13 @@ class StageBuilder {
     std::vector<TensorId> casts;
     if (d_.fp8) {
       auto cast = [&](TensorId t, DType to) {
-        const auto& info = b_.tensor_info(t);
-        const TensorId out = b_.tensor(tname(what + ".fp8in"), to, info.shape, TensorRole::workspace);
+        // Copy what is needed first: adding a tensor may move the tensor table.
+        const std::vector<std::int64_t> shape = b_.tensor_info(t).shape;
         plan::CastParams cp;
-        cp.from = info.dtype;
+        cp.from = b_.tensor_info(t).dtype;
         cp.to = to;
-        cp.elements = info.elements();
+        cp.elements = b_.tensor_info(t).elements();
+        const TensorId out = b_.tensor(tname(what + ".fp8in"), to, shape, TensorRole::workspace);
         emit(what + ".cast", OpKind::cast, compute_, cp, {t}, {out}, {out});
         casts.push_back(out);
         return out;

@@ -85,7 +85,8 @@ TEST(TransformerPlan, ValidatesAcrossConfigurations) {
       {4, 1, 1, false, "1f1b", 1, 1, "selective", "fp16", false}, {4, 1, 1, false, "1f1b", 1, 2, "none", "bf16", true},
       {4, 1, 1, false, "1f1b", 1, 3, "full", "bf16", true},       {2, 2, 1, false, "1f1b", 1, 0, "none", "bf16", true},
       {4, 2, 1, true, "1f1b", 1, 1, "selective", "bf16", false},  {4, 1, 2, false, "gpipe", 1, 0, "none", "bf16", true},
-      {4, 1, 4, false, "1f1b", 1, 0, "full", "fp8", true},        {8, 2, 2, true, "interleaved-1f1b", 2, 1, "none", "bf16", true},
+      {4, 1, 4, false, "1f1b", 1, 0, "full", "fp8", true},        {4, 1, 1, false, "1f1b", 1, 1, "none", "fp8", true},
+      {4, 2, 1, true, "1f1b", 1, 2, "selective", "fp8", false},        {8, 2, 2, true, "interleaved-1f1b", 2, 1, "none", "bf16", true},
   };
   for (const auto& c : cases) {
     json j = small_gpt(c.gpus);
