@@ -2,10 +2,13 @@
 // Chrome trace and HTML files.
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "clustersim/engine/simulate.hpp"
 #include "clustersim/models/build.hpp"
 #include "clustersim/plan/json.hpp"
 #include "clustersim/reports/chrome_trace.hpp"
+#include "clustersim/reports/format.hpp"
 #include "clustersim/reports/html.hpp"
 #include "clustersim/reports/reporter.hpp"
 #include "commands.hpp"
@@ -51,8 +54,27 @@ CommandEntry add_predict(CLI::App& app) {
       write_text_file(args->plan_out, [&](std::ostream& os) { os << plan::to_json(plan).dump() << '\n'; });
     engine::SimulationOptions options = simulation_options(sc);
     options.progress = progress_bar("simulating", args->progress);
-    const plan::Trace& trace = *new plan::Trace(engine::simulate(plan, models::hardware_of(sc), options));
-    const reports::ReportContext context = report_context(sc, plan);
+    const plan::Hardware hardware = models::hardware_of(sc);
+    plan::Trace& trace = *new plan::Trace(engine::simulate(plan, hardware, options));
+    reports::ReportContext context = report_context(sc, plan);
+    if (!hardware.slowdowns.empty() || !hardware.degradations.empty()) {
+      // Stragglers and degraded links: show what they cost against the same step without them.
+      plan::Hardware healthy = hardware;
+      healthy.slowdowns.clear();
+      healthy.degradations.clear();
+      engine::SimulationOptions quiet = simulation_options(sc);
+      quiet.record_ops = false;
+      quiet.record_memory_timeline = false;
+      const plan::Trace baseline = engine::simulate(plan, healthy, quiet);
+      const double base = baseline.summary.step_time_s, now = trace.summary.step_time_s;
+      context.facts.emplace_back(
+          "perturbations",
+          fmt::format("{} straggler{}, {} degraded link{}: step {} vs {} without them ({:+.1f}%)", hardware.slowdowns.size(),
+                      hardware.slowdowns.size() == 1 ? "" : "s", hardware.degradations.size(),
+                      hardware.degradations.size() == 1 ? "" : "s", reports::format_duration_s(now),
+                      reports::format_duration_s(base), base > 0 ? 100.0 * (now / base - 1.0) : 0.0));
+      trace.extra["unperturbed_step_time_s"] = base;
+    }
     reports::RenderOptions render;
     render.include_timeline = args->timeline;
     write_text_file(args->output,

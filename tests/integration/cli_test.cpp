@@ -138,6 +138,20 @@ TEST(Cli, RequireFitFailsWhenTheStepDoesNotFit) {
   EXPECT_EQ(run("predict " + source("scenarios/zero1.json") + " --require-fit").code, 0);
 }
 
+TEST(Cli, ReportsWhatStragglersCost) {
+  // One rank 30% slower gates every data-parallel all-reduce: the step is about 30% longer.
+  const CliRun r = run("predict " + source("scenarios/straggler.json"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto at = r.out.find("perturbations");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const auto pct = r.out.find('%', at);
+  ASSERT_NE(pct, std::string::npos);
+  const auto open = r.out.rfind('(', pct);
+  const double increase = std::stod(r.out.substr(open + 1, pct - open - 1));
+  EXPECT_GT(increase, 25.0);
+  EXPECT_LT(increase, 40.0);
+}
+
 TEST(Cli, CatalogListsPresets) {
   const CliRun r = run("catalog gpus");
   ASSERT_EQ(r.code, 0);
