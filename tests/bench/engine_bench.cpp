@@ -1,6 +1,7 @@
 // Google Benchmark suite of the engine: raw event-queue throughput, and simulate() on a large
 // synthetic plan (64 ranks x 50k ops, every rank simulated) and on a wide data-parallel plan reduced
-// by the symmetric rank mode. Counters report events, ops and ranks per second of wall time.
+// by the symmetric rank mode, on the analytical and the flow network tiers. Counters report events,
+// ops and ranks per second of wall time.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -147,6 +148,41 @@ void BM_SimulateSymmetric(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()) * nodes * 8, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SimulateSymmetric)->Arg(16)->Arg(1024)->ArgName("nodes")->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same two plans on the flow network tier: every collective becomes flows on the NVSwitch and
+// NIC links (expanded: each group instance its own; symmetric: one representative's collective
+// carries the flows of every instance it stands for).
+void BM_SimulateExpandedFlow(benchmark::State& state) {
+  const plan::Plan plan = synthetic_plan(8, 50'000);
+  const plan::Hardware hw = bench_hardware(8);
+  engine::SimulationOptions o;
+  o.rank_mode = engine::RankMode::expanded;
+  o.network = engine::NetworkTier::flow;
+  o.record_ops = false;
+  std::int64_t events = 0;
+  for (auto _ : state) {
+    const plan::Trace t = engine::simulate(plan, hw, o);
+    events = t.summary.events;
+    benchmark::DoNotOptimize(t.summary.step_time_s);
+  }
+  const double iters = static_cast<double>(state.iterations());
+  state.counters["ops/s"] = benchmark::Counter(iters * 64 * 50'000, benchmark::Counter::kIsRate);
+  state.counters["events/s"] = benchmark::Counter(iters * static_cast<double>(events), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SimulateExpandedFlow)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_SimulateSymmetricFlow(benchmark::State& state) {
+  const auto nodes = static_cast<std::int32_t>(state.range(0));
+  const plan::Plan plan = synthetic_plan(nodes, 5'000);
+  const plan::Hardware hw = bench_hardware(nodes);
+  engine::SimulationOptions o;
+  o.rank_mode = engine::RankMode::symmetric;
+  o.network = engine::NetworkTier::flow;
+  for (auto _ : state) benchmark::DoNotOptimize(engine::simulate(plan, hw, o).summary.step_time_s);
+  state.counters["ranks/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * nodes * 8, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SimulateSymmetricFlow)->Arg(16)->Arg(1024)->ArgName("nodes")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace clustersim

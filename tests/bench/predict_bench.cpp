@@ -39,10 +39,13 @@ void predict(benchmark::State& state, const nlohmann::json& j, const std::string
   }
   state.counters["plan_ops"] = static_cast<double>(ops);
   state.counters["events"] = static_cast<double>(events);
-  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_PredictLlama3_8B_64Gpus(benchmark::State& state) { predict(state, llama3_8b_64_gpus(), "analytical"); }
+void BM_PredictLlama3_8B_64Gpus(benchmark::State& state) {
+  predict(state, llama3_8b_64_gpus(), "analytical");
+}
 BENCHMARK(BM_PredictLlama3_8B_64Gpus)->Unit(benchmark::kMillisecond);
 
 void BM_PredictGpt3_175B_1024Gpus(benchmark::State& state) {
@@ -50,6 +53,14 @@ void BM_PredictGpt3_175B_1024Gpus(benchmark::State& state) {
           "analytical");
 }
 BENCHMARK(BM_PredictGpt3_175B_1024Gpus)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+// The same step on the flow network tier: collectives as flows on the rail-optimised fat tree with
+// max-min fair sharing.
+void BM_PredictGpt3_175B_1024Gpus_Flow(benchmark::State& state) {
+  predict(state, models::load_scenario_json(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/gpt3-175b-1024xA100.json"),
+          "flow");
+}
+BENCHMARK(BM_PredictGpt3_175B_1024Gpus_Flow)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
 

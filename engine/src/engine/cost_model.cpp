@@ -50,15 +50,6 @@ plan::EfficiencyCurve curve_of(const plan::GpuSpec& gpu, std::string_view cls) {
   return it == gpu.efficiency.end() ? plan::EfficiencyCurve{} : it->second;
 }
 
-double efficiency(const plan::GpuSpec& gpu, std::string_view cls, double x) {
-  const plan::EfficiencyCurve c = curve_of(gpu, cls);
-  const double e = x > 0.0 ? c.at(x) : c.max;
-  if (!(e > 0.0))
-    throw InputError("cluster.gpu.efficiency." + std::string(cls) + ".max", plan::describe_value(c.max),
-                     "a fraction > 0");
-  return e;
-}
-
 // Operand dtype that sets the rate of a compute-bound kernel.
 DType rate_dtype(const Op& op) {
   switch (op.kind) {
@@ -77,6 +68,77 @@ std::int64_t to_ns(double seconds) {
   return static_cast<std::int64_t>(std::llround(seconds * 1e9));
 }
 
+// The roofline inputs of one GPU resolved once: the efficiency curve of each op class and the peak
+// rate of each dtype, so costing an op does no map lookups (a plan has ~10^6 ops). Missing rates
+// and non-positive efficiencies throw the same InputErrors as GpuSpec::peak_tflops_for and the
+// catalog checks, when an op needs them.
+class RooflineRates {
+ public:
+  explicit RooflineRates(const plan::GpuSpec& gpu) : gpu_(gpu) {
+    for (std::size_t i = 0; i < kClasses.size(); ++i) curve_[i] = curve_of(gpu, kClasses[i]);
+    for (std::size_t d = 0; d < peak_flops_.size(); ++d) {
+      const DType key = static_cast<DType>(d) == DType::fp8_e5m2 ? DType::fp8_e4m3 : static_cast<DType>(d);
+      const auto it = gpu.peak_tflops.find(key);
+      peak_flops_[d] = it != gpu.peak_tflops.end() && it->second > 0.0 ? it->second * 1e12 : 0.0;
+    }
+  }
+
+  // roofline_kernel_s (cost_model.hpp).
+  double kernel_s(const plan::Plan& plan, const Op& op) const {
+    const std::size_t cls = class_index(op.kind);
+    const double flops = plan::op_flops(op);
+    const double bytes = static_cast<double>(plan::op_bytes(plan, op));
+    double compute_s = 0.0, memory_s = 0.0;
+    if (flops > 0.0) {
+      const double peak_flops = peak(rate_dtype(op));
+      const double eff = cls == kMemory ? efficiency(kMemory, bytes) : efficiency(cls, flops);
+      compute_s = flops / (peak_flops * eff);
+    }
+    if (bytes > 0.0) {
+      const double bw = gpu_.memory_bandwidth_gbytes_s * 1e9;
+      if (!(bw > 0.0))
+        throw InputError("cluster.gpu.memory_bandwidth_gbytes_s", plan::describe_value(gpu_.memory_bandwidth_gbytes_s),
+                         "a bandwidth > 0 (GPU \"" + gpu_.name + "\")");
+      memory_s = bytes / (bw * efficiency(kMemory, bytes));
+    }
+    return std::max(compute_s, memory_s);
+  }
+
+ private:
+  static constexpr std::array<std::string_view, 4> kClasses{"gemm", "attention", "conv", "memory"};
+  static constexpr std::size_t kMemory = 3;
+  static std::size_t class_index(OpKind kind) {
+    switch (kind) {
+      case OpKind::gemm:
+        return 0;
+      case OpKind::attention:
+        return 1;
+      case OpKind::conv2d:
+        return 2;
+      default:
+        return kMemory;
+    }
+  }
+  double efficiency(std::size_t cls, double x) const {
+    const plan::EfficiencyCurve& c = curve_[cls];
+    const double e = x > 0.0 ? c.at(x) : c.max;
+    if (!(e > 0.0)) [[unlikely]]
+      throw InputError("cluster.gpu.efficiency." + std::string(kClasses[cls]) + ".max", plan::describe_value(c.max),
+                       "a fraction > 0");
+    return e;
+  }
+  double peak(DType dtype) const {
+    const double p = peak_flops_[static_cast<std::size_t>(dtype)];
+    if (p > 0.0) [[likely]]
+      return p;
+    return gpu_.peak_tflops_for(dtype) * 1e12;  // throws InputError naming the missing rate
+  }
+
+  const plan::GpuSpec& gpu_;
+  std::array<plan::EfficiencyCurve, 4> curve_{};
+  std::array<double, enum_count<DType>()> peak_flops_{};
+};
+
 // Costs of the ops that are not kernels, shared by every model.
 std::int64_t non_kernel_ns(const plan::Hardware& hw, const Op& op) {
   if (op.kind == OpKind::delay) return std::get<plan::DelayParams>(op.params).ns;
@@ -92,15 +154,16 @@ std::int64_t non_kernel_ns(const plan::Hardware& hw, const Op& op) {
 // for multicore architectures", CACM 2009; efficiencies per op class from the GPU catalog.
 class Roofline final : public CostModel {
  public:
-  explicit Roofline(const plan::Hardware& hw) : hw_(hw) {}
+  explicit Roofline(const plan::Hardware& hw) : hw_(hw), rates_(hw_.gpu) {}
   std::string_view name() const override { return "roofline"; }
   OpCost op_cost(const plan::Plan& plan, const Op& op) const override {
     if (!is_kernel(op.kind)) return {non_kernel_ns(hw_, op), {}};
-    return {to_ns(roofline_kernel_s(plan, op, hw_.gpu)) + hw_.gpu.kernel_launch_ns, {}};
+    return {to_ns(rates_.kernel_s(plan, op)) + hw_.gpu.kernel_launch_ns, {}};
   }
 
  private:
   plan::Hardware hw_;
+  RooflineRates rates_;  // refers to hw_.gpu
 };
 
 // --- calibrated ----------------------------------------------------------------------------------
@@ -153,7 +216,7 @@ std::vector<DType> related_dtypes(DType d) {
 class Calibrated final : public CostModel {
  public:
   Calibrated(const plan::Hardware& hw, std::shared_ptr<const plan::CalibrationProfile> profile)
-      : hw_(hw), profile_(std::move(profile)) {
+      : hw_(hw), rates_(hw_.gpu), profile_(std::move(profile)) {
     const double overhead = profile_->kernel_overhead_ns;
     std::map<DType, std::vector<detail::ShapeTable::Point>> gemm;
     std::vector<detail::ShapeTable::Point> gemm_all;
@@ -242,7 +305,7 @@ class Calibrated final : public CostModel {
       out.time_ns = static_cast<std::int64_t>(std::llround(*ns));
       return out;
     }
-    out.time_ns = to_ns(roofline_kernel_s(plan, op, hw_.gpu)) + hw_.gpu.kernel_launch_ns;
+    out.time_ns = to_ns(rates_.kernel_s(plan, op)) + hw_.gpu.kernel_launch_ns;
     const std::string key = plan::calibration_key(op);
     out.fallback = "roofline (no samples for " + (key.empty() ? std::string(to_string(op.kind)) : key) + ")";
     return out;
@@ -294,6 +357,7 @@ class Calibrated final : public CostModel {
   }
 
   plan::Hardware hw_;
+  RooflineRates rates_;  // refers to hw_.gpu
   std::shared_ptr<const plan::CalibrationProfile> profile_;
   std::map<DType, detail::ShapeTable> gemm_;
   std::optional<detail::ShapeTable> gemm_all_;
@@ -333,23 +397,7 @@ const std::vector<Entry>& registry() {
 }  // namespace
 
 double roofline_kernel_s(const plan::Plan& plan, const Op& op, const plan::GpuSpec& gpu) {
-  const std::string_view cls = efficiency_class(op.kind);
-  const double flops = plan::op_flops(op);
-  const double bytes = static_cast<double>(plan::op_bytes(plan, op));
-  double compute_s = 0.0, memory_s = 0.0;
-  if (flops > 0.0) {
-    const double peak = gpu.peak_tflops_for(rate_dtype(op)) * 1e12;
-    const double eff = cls == "memory" ? efficiency(gpu, "memory", bytes) : efficiency(gpu, cls, flops);
-    compute_s = flops / (peak * eff);
-  }
-  if (bytes > 0.0) {
-    const double bw = gpu.memory_bandwidth_gbytes_s * 1e9;
-    if (!(bw > 0.0))
-      throw InputError("cluster.gpu.memory_bandwidth_gbytes_s", plan::describe_value(gpu.memory_bandwidth_gbytes_s),
-                       "a bandwidth > 0 (GPU \"" + gpu.name + "\")");
-    memory_s = bytes / (bw * efficiency(gpu, "memory", bytes));
-  }
-  return std::max(compute_s, memory_s);
+  return RooflineRates(gpu).kernel_s(plan, op);
 }
 
 std::unique_ptr<CostModel> make_cost_model(std::string_view name, const plan::Hardware& hardware,

@@ -2,6 +2,7 @@
 #include "rank_classes.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <map>
 #include <utility>
@@ -41,17 +42,19 @@ struct CommUse {
 
 CommUse comm_use(const plan::Program& program) {
   CommUse u;
+  std::array<bool, kGroupKindCount> collective{};
   for (const auto& op : program.ops) {
-    if (op.kind == OpKind::collective) u.collective_kinds.push_back(std::get<plan::CollectiveParams>(op.params).group);
+    if (op.kind == OpKind::collective)
+      collective[static_cast<std::size_t>(std::get<plan::CollectiveParams>(op.params).group)] = true;
     if (op.kind == OpKind::send || op.kind == OpKind::recv) {
       const auto& p = std::get<plan::P2PParams>(op.params);
-      u.p2p.emplace_back(p.group, p.peer_offset);
+      const std::pair<GroupKind, std::int32_t> use{p.group, p.peer_offset};
+      if (std::find(u.p2p.begin(), u.p2p.end(), use) == u.p2p.end()) u.p2p.push_back(use);
     }
   }
-  std::sort(u.collective_kinds.begin(), u.collective_kinds.end());
-  u.collective_kinds.erase(std::unique(u.collective_kinds.begin(), u.collective_kinds.end()), u.collective_kinds.end());
+  for (std::size_t k = 0; k < collective.size(); ++k)
+    if (collective[k]) u.collective_kinds.push_back(static_cast<GroupKind>(k));
   std::sort(u.p2p.begin(), u.p2p.end());
-  u.p2p.erase(std::unique(u.p2p.begin(), u.p2p.end()), u.p2p.end());
   return u;
 }
 
@@ -74,6 +77,7 @@ void append_path(std::vector<std::int64_t>& key, const PathCost& p) {
   key.push_back(p.ranks);
   key.push_back(p.nodes);
   key.push_back(p.inter_node ? 1 : 0);
+  key.push_back(p.leaves);
 }
 
 }  // namespace

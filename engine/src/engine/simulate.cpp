@@ -91,6 +91,7 @@ plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, con
   const detail::RankClasses classes = symmetric ? detail::symmetric_classes(plan, groups, *network, straggler)
                                                 : detail::expanded_classes(plan.world_size);
   const auto n_slots = static_cast<std::int32_t>(classes.simulated.size());
+  network->set_rank_classes(classes.slot_of_rank);
 
   // Each program used by a simulated rank is costed once.
   detail::FallbackLog fallbacks;
@@ -181,37 +182,52 @@ plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, con
 
   // --- the summary -------------------------------------------------------------------------------
   plan::Summary& sum = trace.summary;
+  // The critical slot first (the latest op end), so each slot's spans are walked once.
+  std::int32_t critical = 0;
+  std::int64_t step_ns = 0;
+  for (std::int32_t s = 0; s < n_slots; ++s) {
+    const std::int64_t* end = workload.end_ns(s);
+    std::int64_t last = 0;
+    for (std::size_t i = 0; i < workload.table_of_slot(s).tag.size(); ++i) last = std::max(last, end[i]);
+    if (last > step_ns) step_ns = last, critical = s;
+  }
   std::vector<detail::RankActivity> activity;
   activity.reserve(static_cast<std::size_t>(n_slots));
-  std::int32_t critical = 0;
-  for (std::int32_t s = 0; s < n_slots; ++s) {
-    activity.push_back(
-        detail::rank_activity(workload.table_of_slot(s), workload.start_ns(s), workload.end_ns(s), nullptr));
-    if (activity.back().end_ns > activity[static_cast<std::size_t>(critical)].end_ns) critical = s;
-  }
-  const std::int64_t step_ns = n_slots > 0 ? activity[static_cast<std::size_t>(critical)].end_ns : 0;
+  for (std::int32_t s = 0; s < n_slots; ++s)
+    activity.push_back(detail::rank_activity(workload.table_of_slot(s), workload.start_ns(s), workload.end_ns(s),
+                                             s == critical ? &sum.comm : nullptr));
   const double step_s = static_cast<double>(step_ns) * 1e-9;
   sum.step_time_s = step_s;
   sum.critical_rank = n_slots > 0 ? workload.rank_of_slot(critical) : 0;
-  const detail::RankActivity crit =
-      n_slots > 0 ? detail::rank_activity(workload.table_of_slot(critical), workload.start_ns(critical),
-                                          workload.end_ns(critical), &sum.comm)
-                  : detail::RankActivity{};
+  const detail::RankActivity crit = n_slots > 0 ? activity[static_cast<std::size_t>(critical)] : detail::RankActivity{};
   sum.compute_time_s = static_cast<double>(crit.busy_ns) * 1e-9;
   nlohmann::json transfer_s = nlohmann::json::object();
   if (n_slots > 0) {
     const detail::OpTable& t = workload.table_of_slot(critical);
     const std::int64_t* transfer = workload.transfer_start_ns(critical);
     const std::int64_t* end = workload.end_ns(critical);
-    std::map<std::string, std::int64_t> per_type;
+    // Per (group kind, type): collective types, then send, then recv.
+    constexpr std::size_t kTypes = enum_count<CollectiveType>() + 2;
+    std::array<std::array<std::int64_t, kTypes>, kGroupKindCount> per_type{};
+    std::array<std::array<bool, kTypes>, kGroupKindCount> seen{};
     for (std::size_t op = 0; op < t.tag.size(); ++op) {
       if (t.comm_ordinal[op] < 0) continue;
-      const std::string type = t.tag[op] == detail::OpTag::collective ? std::string(to_string(t.comm[op].type))
-                               : t.tag[op] == detail::OpTag::send     ? "send"
-                                                                      : "recv";
-      per_type[std::string(to_string(t.comm[op].kind)) + ":" + type] += end[op] - transfer[t.comm_ordinal[op]];
+      const std::size_t type = t.tag[op] == detail::OpTag::collective ? static_cast<std::size_t>(t.comm[op].type)
+                               : t.tag[op] == detail::OpTag::send     ? kTypes - 2
+                                                                      : kTypes - 1;
+      const auto kind = static_cast<std::size_t>(t.comm[op].kind);
+      per_type[kind][type] += end[op] - transfer[t.comm_ordinal[op]];
+      seen[kind][type] = true;
     }
-    for (const auto& [key, total] : per_type) transfer_s[key] = static_cast<double>(total) * 1e-9;
+    for (std::size_t k = 0; k < kGroupKindCount; ++k)
+      for (std::size_t type = 0; type < kTypes; ++type) {
+        if (!seen[k][type]) continue;
+        const std::string_view name = type < kTypes - 2    ? to_string(static_cast<CollectiveType>(type))
+                                      : type == kTypes - 2 ? std::string_view("send")
+                                                           : std::string_view("recv");
+        transfer_s[std::string(to_string(static_cast<GroupKind>(k))) + ":" + std::string(name)] =
+            static_cast<double>(per_type[k][type]) * 1e-9;
+      }
   }
   for (const auto& c : sum.comm) sum.comm_time_s += c.time_s;
   sum.exposed_comm_s = static_cast<double>(crit.exposed_comm_ns) * 1e-9;

@@ -40,7 +40,9 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
   const auto n = prog.ops.size();
   OpTable t;
   t.program = program;
+  t.streams = static_cast<std::int32_t>(prog.streams.size());
   t.tag.resize(n);
+  t.stream.resize(n);
   t.cost_ns.assign(n, 0);
   t.initial_pending.assign(n, 0);
   t.comm.resize(n);
@@ -78,6 +80,7 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
   for (std::size_t i = 0; i < n; ++i) {
     const plan::Op& op = prog.ops[i];
     t.tag[i] = tag_of(op.kind);
+    t.stream[i] = op.stream;
     for (plan::TensorId a : op.allocs) t.allocs.push_back(use_of(a));
     for (plan::TensorId f : op.frees) t.frees.push_back(use_of(f));
     t.alloc_offset[i + 1] = static_cast<std::int32_t>(t.allocs.size());
@@ -86,7 +89,8 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
       case OpTag::kernel:
       case OpTag::local: {
         OpCost c = cost.op_cost(plan, op);
-        require(c.time_ns >= 0, "negative op time for " + op.name);
+        if (c.time_ns < 0) [[unlikely]]
+          throw InternalError("internal error: negative op time for " + op.name);
         t.cost_ns[i] = c.time_ns;
         if (!c.fallback.empty()) {
           auto& entry = fallbacks[c.fallback];

@@ -38,7 +38,9 @@ struct CommInfo {
 // Everything about one program the event loop needs, computed once.
 struct OpTable {
   std::int32_t program = 0;
+  std::int32_t streams = 0;  // the program's stream count
   std::vector<OpTag> tag;
+  std::vector<plan::StreamId> stream;  // per op
   std::vector<std::int64_t> cost_ns;            // local ops; 0 for communication
   std::vector<std::int32_t> succ_offset, succ;  // CSR: ops released when an op finishes
   std::vector<std::int32_t> initial_pending;    // stream predecessor + deps

@@ -3,6 +3,7 @@
 #include "clustersim/plan/plan.hpp"
 #include "clustersim/plan/trace.hpp"
 
+#include <array>
 #include <numeric>
 #include <string>
 #include <type_traits>
@@ -134,7 +135,31 @@ std::int64_t op_bytes(const Plan& plan, const Op& op) {
       op.params);
 }
 
-std::string op_class(const Op& op) {
+namespace {
+
+// Every class name, built once: "comm:<group>:<type>" for each group kind and collective type,
+// "p2p:<group>" for each group kind.
+struct OpClassNames {
+  std::array<std::array<std::string, enum_count<CollectiveType>()>, kGroupKindCount> comm;
+  std::array<std::string, kGroupKindCount> p2p;
+  OpClassNames() {
+    for (std::size_t g = 0; g < comm.size(); ++g) {
+      const std::string group(to_string(static_cast<GroupKind>(g)));
+      p2p[g] = "p2p:" + group;
+      for (std::size_t t = 0; t < comm[g].size(); ++t)
+        comm[g][t] = "comm:" + group + ":" + std::string(to_string(static_cast<CollectiveType>(t)));
+    }
+  }
+};
+
+const OpClassNames& op_class_names() {
+  static const OpClassNames names;
+  return names;
+}
+
+}  // namespace
+
+std::string_view op_class_name(const Op& op) {
   switch (op.kind) {
     case OpKind::gemm:
       return "gemm";
@@ -152,17 +177,21 @@ std::string op_class(const Op& op) {
       return "optimizer";
     case OpKind::collective: {
       const auto& c = std::get<CollectiveParams>(op.params);
-      return "comm:" + std::string(to_string(c.group)) + ":" + std::string(to_string(c.type));
+      return op_class_names().comm[static_cast<std::size_t>(c.group)][static_cast<std::size_t>(c.type)];
     }
     case OpKind::send:
     case OpKind::recv:
-      return "p2p:" + std::string(to_string(std::get<P2PParams>(op.params).group));
+      return op_class_names().p2p[static_cast<std::size_t>(std::get<P2PParams>(op.params).group)];
     case OpKind::io:
       return "io";
     case OpKind::delay:
       return "delay";
   }
   return "other";
+}
+
+std::string op_class(const Op& op) {
+  return std::string(op_class_name(op));
 }
 
 ProgramInfo describe_program(const Plan& plan, std::int32_t program) {
@@ -177,7 +206,7 @@ ProgramInfo describe_program(const Plan& plan, std::int32_t program) {
     oi.op = op.id;
     oi.name = op.name;
     oi.kind = op.kind;
-    oi.op_class = op_class(op);
+    oi.op_class = op_class_name(op);
     oi.phase = op.tags.phase;
     oi.stream = op.stream;
     oi.layer = op.tags.layer;
@@ -201,19 +230,28 @@ std::string where(const Program& prog, const Op& op) {
 // Like require(), but the message is only built when the check fails: validate() runs over every
 // op of large plans and must not allocate on the success path.
 template <typename Message>
-void check(bool condition, Message&& message) {
-  if (!condition) throw InternalError("internal error: " + std::string(message()));
+[[noreturn, gnu::cold, gnu::noinline]] void fail(const Message& message) {
+  throw InternalError("internal error: " + std::string(message()));
+}
+template <typename Message>
+inline void check(bool condition, const Message& message) {
+  if (!condition) [[unlikely]]
+    fail(message);
 }
 
 void validate(const Plan& plan) {
   check(plan.world_size >= 1, [&] { return "world_size must be >= 1"; });
-  check(static_cast<std::int32_t>(plan.program_of_rank.size()) == plan.world_size, [&] { return "program_of_rank has " + std::to_string(plan.program_of_rank.size()) + " entries for " +
-              std::to_string(plan.world_size) + " ranks"; });
+  check(static_cast<std::int32_t>(plan.program_of_rank.size()) == plan.world_size, [&] {
+    return "program_of_rank has " + std::to_string(plan.program_of_rank.size()) + " entries for " +
+           std::to_string(plan.world_size) + " ranks";
+  });
   for (std::size_t i = 0; i < plan.groups.size(); ++i)
-    check(plan.groups[i].id == static_cast<std::int32_t>(i), [&] { return "groups[" + std::to_string(i) + "].id mismatch"; });
+    check(plan.groups[i].id == static_cast<std::int32_t>(i),
+          [&] { return "groups[" + std::to_string(i) + "].id mismatch"; });
   const RankGroups rank_groups(plan);  // checks group membership
   for (std::int32_t p : plan.program_of_rank)
-    check(p >= 0 && p < static_cast<std::int32_t>(plan.programs.size()), [&] { return "program_of_rank names a missing program"; });
+    check(p >= 0 && p < static_cast<std::int32_t>(plan.programs.size()),
+          [&] { return "program_of_rank names a missing program"; });
 
   const auto n_tensors = static_cast<std::int32_t>(plan.tensors.size());
   for (std::int32_t i = 0; i < n_tensors; ++i) {
@@ -221,25 +259,32 @@ void validate(const Plan& plan) {
     check(t.id == i, [&] { return "tensors[" + std::to_string(i) + "].id mismatch"; });
     check(t.bytes >= 0, [&] { return "tensor " + t.name + " has negative size"; });
     if (!t.shape.empty())
-      check(t.elements() * dtype_bytes(t.dtype) == t.bytes, [&] { return "tensor " + t.name + ": shape and dtype give " + std::to_string(t.elements() * dtype_bytes(t.dtype)) +
-                  " bytes, not " + std::to_string(t.bytes); });
+      check(t.elements() * dtype_bytes(t.dtype) == t.bytes, [&] {
+        return "tensor " + t.name + ": shape and dtype give " + std::to_string(t.elements() * dtype_bytes(t.dtype)) +
+               " bytes, not " + std::to_string(t.bytes);
+      });
     if (t.view_of != kNone) {
-      check(t.view_of >= 0 && t.view_of < n_tensors, [&] { return "tensor " + t.name + " is a view of a missing tensor"; });
+      check(t.view_of >= 0 && t.view_of < n_tensors,
+            [&] { return "tensor " + t.name + " is a view of a missing tensor"; });
       const Tensor& base = plan.tensors[static_cast<std::size_t>(t.view_of)];
       check(base.view_of == kNone, [&] { return "tensor " + t.name + " is a view of a view"; });
-      check((t.offset_bytes >= 0 && t.offset_bytes + t.bytes <= base.bytes) || t.shard_group.has_value(), [&] { return "view " + t.name + " runs past its base " + base.name; });
+      check((t.offset_bytes >= 0 && t.offset_bytes + t.bytes <= base.bytes) || t.shard_group.has_value(),
+            [&] { return "view " + t.name + " runs past its base " + base.name; });
     }
   }
 
+  // live[t] == the index of the program being checked while tensor t is allocated in it; one array
+  // for every program, so checking allocates once and stays linear in the plan's size.
+  std::vector<std::int32_t> live(plan.tensors.size(), -1);
   for (std::size_t pi = 0; pi < plan.programs.size(); ++pi) {
     const Program& prog = plan.programs[pi];
+    const auto here = static_cast<std::int32_t>(pi);
     check(prog.id == static_cast<std::int32_t>(pi), [&] { return "programs[" + std::to_string(pi) + "].id mismatch"; });
     check(!prog.streams.empty(), [&] { return "program " + prog.name + " has no streams"; });
-    std::vector<int> state(plan.tensors.size(), 0);  // 0 free, 1 allocated
     for (TensorId t : prog.persistent) {
       check(t >= 0 && t < n_tensors, [&] { return "program " + prog.name + " keeps a missing tensor"; });
       check(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, [&] { return "persistent tensor is a view"; });
-      state[static_cast<std::size_t>(t)] = 1;
+      live[static_cast<std::size_t>(t)] = here;
     }
     const auto n_ops = static_cast<std::int32_t>(prog.ops.size());
     for (std::int32_t oi = 0; oi < n_ops; ++oi) {
@@ -247,28 +292,37 @@ void validate(const Plan& plan) {
       check(op.id == oi, [&] { return where(prog, op) + ": id mismatch"; });
       const OpKind held = kind_of(op.params);
       const bool kind_ok = held == op.kind || (held == OpKind::send && op.kind == OpKind::recv);
-      check(kind_ok, [&] { return where(prog, op) + ": kind " + std::string(to_string(op.kind)) + " but params of " +
-                           std::string(to_string(held)); });
-      check(op.stream >= 0 && op.stream < static_cast<StreamId>(prog.streams.size()), [&] { return where(prog, op) + ": missing stream"; });
-      for (OpId d : op.deps) check(d >= 0 && d < oi, [&] { return where(prog, op) + ": dependency on a later or missing op"; });
+      check(kind_ok, [&] {
+        return where(prog, op) + ": kind " + std::string(to_string(op.kind)) + " but params of " +
+               std::string(to_string(held));
+      });
+      check(op.stream >= 0 && op.stream < static_cast<StreamId>(prog.streams.size()),
+            [&] { return where(prog, op) + ": missing stream"; });
+      for (OpId d : op.deps)
+        check(d >= 0 && d < oi, [&] { return where(prog, op) + ": dependency on a later or missing op"; });
       for (TensorId t : op.allocs) {
         check(t >= 0 && t < n_tensors, [&] { return where(prog, op) + ": allocates a missing tensor"; });
-        check(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, [&] { return where(prog, op) + ": allocates a view"; });
-        check(state[static_cast<std::size_t>(t)] == 0, [&] { return where(prog, op) + ": allocates " + plan.tensors[static_cast<std::size_t>(t)].name + " twice"; });
-        state[static_cast<std::size_t>(t)] = 1;
+        check(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone,
+              [&] { return where(prog, op) + ": allocates a view"; });
+        check(live[static_cast<std::size_t>(t)] != here, [&] {
+          return where(prog, op) + ": allocates " + plan.tensors[static_cast<std::size_t>(t)].name + " twice";
+        });
+        live[static_cast<std::size_t>(t)] = here;
       }
       auto check_live = [&](TensorId t, const char* what) {
         check(t >= 0 && t < n_tensors, [&] { return where(prog, op) + ": " + what + " a missing tensor"; });
         const Tensor& tt = plan.tensors[static_cast<std::size_t>(t)];
         const TensorId storage = tt.view_of == kNone ? t : tt.view_of;
-        check(state[static_cast<std::size_t>(storage)] == 1, [&] { return where(prog, op) + ": " + what + " " + tt.name + " which is not allocated"; });
+        check(live[static_cast<std::size_t>(storage)] == here,
+              [&] { return where(prog, op) + ": " + what + " " + tt.name + " which is not allocated"; });
       };
       for (TensorId t : op.inputs) check_live(t, "reads");
       for (TensorId t : op.outputs) check_live(t, "writes");
       for (TensorId t : op.frees) {
         check_live(t, "frees");
-        check(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone, [&] { return where(prog, op) + ": frees a view"; });
-        state[static_cast<std::size_t>(t)] = 0;
+        check(plan.tensors[static_cast<std::size_t>(t)].view_of == kNone,
+              [&] { return where(prog, op) + ": frees a view"; });
+        live[static_cast<std::size_t>(t)] = -1;
       }
     }
   }

@@ -650,12 +650,9 @@ TEST(Simulate, UnknownNamesListTheValidOnes) {
     engine::simulate(plan, hw, o);
     FAIL();
   } catch (const InputError& e) {
-    for (const char* name : {"auto", "ring", "tree", "direct"})
+    for (const char* name : {"auto", "ring", "tree", "halving-doubling", "hierarchical", "direct"})
       EXPECT_NE(e.allowed().find(std::string("\"") + name + "\""), std::string::npos) << name;
   }
-  o = {};
-  o.network = engine::NetworkTier::flow;
-  EXPECT_THROW(engine::simulate(plan, hw, o), InputError);
   o = {};
   o.cost_model = "calibrated";  // without a profile
   EXPECT_THROW(engine::simulate(plan, hw, o), InputError);

@@ -28,7 +28,10 @@
 // representative (the lowest rank) of each class is simulated; a collective waits for the
 // representatives of its members' classes and is timed on the representative's real group (the
 // analytical tier already assumes every instance of a group kind communicates at once). This is exact
-// for the analytical tier: expanded and symmetric give the same times for every simulated rank.
+// for the analytical tier: expanded and symmetric give the same times for every simulated rank. The
+// flow tier is told the classes (NetworkModel::set_rank_classes) and loads the network with the flows
+// of every instance a representative's collective or transfer stands for, so instances contend as in
+// the expanded run; on symmetric inputs the two modes agree to a nanosecond or so per phase.
 //
 // The trace (plan::Trace) filled by simulate():
 //  * schema, source = simulated, scenario = plan.meta.scenario, hardware = hardware.name,
@@ -102,7 +105,8 @@ struct SimulationOptions {
   // Required by "calibrated", whose runs also take collective and p2p times from it where it has
   // samples (see network.hpp).
   std::shared_ptr<const CalibrationProfile> profile;
-  std::string collective_algorithm = "auto";  // registry name: "auto", "ring", "tree", "direct"
+  // registry name: "auto", "ring", "tree", "halving-doubling", "hierarchical", "direct"
+  std::string collective_algorithm = "auto";
   RankMode rank_mode = RankMode::automatic;
   bool record_ops = true;  // per-op and per-comm spans in the trace (off for sweeps)
   bool record_memory_timeline = true;
@@ -116,8 +120,8 @@ struct SimulationOptions {
 };
 
 // Predicts one training step. Throws InputError when the plan needs something the hardware lacks
-// (a dtype rate, more ranks than GPUs), when a name is unknown (cost model, algorithm), or the flow
-// tier is requested; InternalError on a malformed plan.
+// (a dtype rate, more ranks than GPUs, bandwidth on a link it uses) or when a name is unknown (cost
+// model, algorithm); InternalError on a malformed plan.
 plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, const SimulationOptions& options = {});
 
 std::string_view rank_mode_name(RankMode mode);

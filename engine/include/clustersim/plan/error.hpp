@@ -42,5 +42,10 @@ class InternalError : public Error {
 inline void require(bool condition, const std::string& message) {
   if (!condition) throw InternalError("internal error: " + message);
 }
+// The same for a literal message: nothing is built unless the check fails (hot paths call this).
+inline void require(bool condition, const char* message) {
+  if (!condition) [[unlikely]]
+    throw InternalError("internal error: " + std::string(message));
+}
 
 }  // namespace clustersim
