@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "clustersim/executor/cpu/gemm.hpp"
+#include "clustersim/executor/rng.hpp"
 #include "clustersim/executor/worker.hpp"
 #include "clustersim/plan/error.hpp"
 #include "run_dir.hpp"
@@ -80,14 +81,20 @@ struct SamplePlan {
   }
 };
 
-// Fills float tensors with a cheap deterministic pattern in [-1, 1), leaves the rest to `fill`.
+// Spread of the values calibration samples compute on. Some kernels take data-dependent time (the
+// tanh of GELU, the exp of softmax and SwiGLU branch on the magnitude of their argument), so samples
+// use values like a network's at initialisation: normal, with the spread of a linear layer's output
+// on unit-variance inputs, 0.02 * sqrt(h) ~ 0.3 for the widths h = 128..256 of the CPU models.
+constexpr double kSampleSpread = 0.3;
+
+// Fills float tensors with deterministic N(0, kSampleSpread^2) values, leaves the rest to `prepare`.
 void fill_floats(Worker& w, const plan::Plan& p) {
   for (const auto& t : p.tensors) {
     if (t.view_of != plan::kNone || t.dtype == DType::int32 || t.dtype == DType::uint8 || t.dtype == DType::int64)
       continue;
     std::vector<float> v(static_cast<std::size_t>(t.elements()));
-    for (std::size_t i = 0; i < v.size(); ++i)
-      v[i] = static_cast<float>((i * 2654435761u + static_cast<std::size_t>(t.id) * 40503u) % 2000u) / 1000.0f - 1.0f;
+    const std::uint64_t key = derive_key(0xCA11B8A7Eull, static_cast<std::uint64_t>(t.id));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(kSampleSpread * normal01(key, i));
     w.write_tensor(t.id, v);
   }
 }
@@ -262,7 +269,10 @@ MemorySample memory_sample(const std::string& key, std::int64_t elements) {
     out.prepare = set_ints(targets, sp.rows, sp.vocab);
   } else if (key.rfind("embedding:", 0) == 0) {
     plan::EmbeddingParams ep;
-    ep.vocab = 4096, ep.dim = 256, ep.batch = 1, ep.seq = std::max<std::int64_t>(1, elements / 256);
+    // The table as large as the activations (vocabulary = rows), as in the byte-vocabulary CPU models,
+    // so op bytes grow with the work instead of being dominated by a fixed table.
+    ep.dim = 256, ep.batch = 1, ep.seq = std::max<std::int64_t>(1, elements / 256);
+    ep.vocab = std::max<std::int64_t>(16, ep.seq);
     ep.learned_positions = false;
     ep.direction = parse_enum<Direction>(key.substr(10), "key");
     const TensorId tokens = mat("tokens", 1, ep.seq, DType::int32), x = mat("x", ep.seq, ep.dim);
@@ -277,10 +287,18 @@ MemorySample memory_sample(const std::string& key, std::int64_t elements) {
     op.kind = parse_enum<OptimizerKind>(key.substr(10), "key");
     op.params = n;
     const TensorId g = vec("grad", n), w = vec("weight", n), m = vec("m", n);
-    if (op.kind == OptimizerKind::adamw)
-      s.op(OpKind::optimizer, op, {g}, {w, w, m, vec("v", n)});
-    else
+    if (op.kind == OptimizerKind::adamw) {
+      const TensorId v = vec("v", n);
+      s.op(OpKind::optimizer, op, {g}, {w, w, m, v});
+      // A second moment is non-negative (a negative one would send sqrt down its slow error path).
+      out.prepare = [v](Worker& wk) {
+        std::vector<float> sq = wk.read_tensor(v);
+        for (auto& x : sq) x = x * x;
+        wk.write_tensor(v, sq);
+      };
+    } else {
       s.op(OpKind::optimizer, op, {g}, {w, w, m});
+    }
   } else if (key == "cast") {
     plan::CastParams cp;
     cp.from = DType::fp32, cp.to = DType::bf16, cp.elements = n;

@@ -102,8 +102,13 @@ struct Worker::Impl final : detail::RankServices {
   RankRecord record_;
 
   // --- stream threads ---
+  // One condition variable per stream thread and one for the calling thread, and an op's completion
+  // wakes only the streams with an op that depends on it: a rank's threads usually share one core,
+  // and waking every thread after every op would cost a few context switches per op.
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::vector<std::unique_ptr<std::condition_variable>> stream_cv_;
+  std::condition_variable main_cv_;
+  std::vector<std::vector<std::size_t>> wake_on_done_;  // op -> other streams waiting on it
   std::vector<std::int64_t> done_gen_;
   std::int64_t gen_ = 0;
   std::size_t streams_done_ = 0, threads_exited_ = 0;
@@ -178,6 +183,17 @@ struct Worker::Impl final : detail::RankServices {
       if (t.view_of != plan::kNone) views_of_[static_cast<std::size_t>(t.view_of)].push_back(t.id);
     stream_ops_.assign(prog_->streams.size(), {});
     for (const auto& op : prog_->ops) stream_ops_[static_cast<std::size_t>(op.stream)].push_back(op.id);
+    wake_on_done_.assign(n_ops, {});
+    for (const auto& op : prog_->ops)
+      for (OpId d : op.deps) {
+        auto& wake = wake_on_done_.at(static_cast<std::size_t>(d));
+        const auto stream = static_cast<std::size_t>(op.stream);
+        if (stream != static_cast<std::size_t>(prog_->ops.at(static_cast<std::size_t>(d)).stream) &&
+            std::find(wake.begin(), wake.end(), stream) == wake.end())
+          wake.push_back(stream);
+      }
+    for (std::size_t s = 0; s < stream_ops_.size(); ++s)
+      stream_cv_.push_back(std::make_unique<std::condition_variable>());
     for (const auto& op : prog_->ops) step_allocated_.insert(step_allocated_.end(), op.allocs.begin(), op.allocs.end());
     std::sort(step_allocated_.begin(), step_allocated_.end());
     step_allocated_.erase(std::unique(step_allocated_.begin(), step_allocated_.end()), step_allocated_.end());
@@ -442,9 +458,10 @@ struct Worker::Impl final : detail::RankServices {
   void stream_loop(std::size_t s) {
     std::int64_t seen = 0;
     for (;;) {
+      std::condition_variable& cv = *stream_cv_[s];
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || gen_ > seen; });
+        cv.wait(lock, [&] { return stop_ || gen_ > seen; });
         if (stop_) break;
         seen = gen_;
       }
@@ -452,7 +469,7 @@ struct Worker::Impl final : detail::RankServices {
         const plan::Op& op = prog_->ops[static_cast<std::size_t>(id)];
         {
           std::unique_lock lock(mu_);
-          cv_.wait(lock, [&] {
+          cv.wait(lock, [&] {
             if (abort_ || stop_) return true;
             for (OpId d : op.deps)
               if (done_gen_[static_cast<std::size_t>(d)] != seen) return false;
@@ -466,24 +483,31 @@ struct Worker::Impl final : detail::RankServices {
           std::lock_guard lock(mu_);
           if (!error_) error_ = std::current_exception();
           abort_ = true;
-          cv_.notify_all();
+          notify_everyone();
           break;
         }
         {
           std::lock_guard lock(mu_);
           done_gen_[static_cast<std::size_t>(id)] = seen;
         }
-        cv_.notify_all();
+        for (std::size_t t : wake_on_done_[static_cast<std::size_t>(id)]) stream_cv_[t]->notify_one();
       }
+      bool last = false;
       {
         std::lock_guard lock(mu_);
-        ++streams_done_;
+        last = ++streams_done_ == stream_ops_.size();
       }
-      cv_.notify_all();
+      if (last) main_cv_.notify_one();
     }
     std::lock_guard lock(mu_);
     ++threads_exited_;
-    cv_.notify_all();
+    main_cv_.notify_all();
+  }
+
+  // Wakes every stream thread and the calling thread (start of a step, abort, stop).
+  void notify_everyone() {
+    for (auto& cv : stream_cv_) cv->notify_one();
+    main_cv_.notify_all();
   }
 
   void run_ops() {
@@ -496,9 +520,9 @@ struct Worker::Impl final : detail::RankServices {
     abort_ = false;
     error_ = nullptr;
     ++gen_;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return streams_done_ == stream_ops_.size() || abort_; });
-    if (abort_ && !cv_.wait_for(lock, kStuckGrace, [&] { return streams_done_ == stream_ops_.size(); }))
+    for (auto& cv : stream_cv_) cv->notify_one();
+    main_cv_.wait(lock, [&] { return streams_done_ == stream_ops_.size() || abort_; });
+    if (abort_ && !main_cv_.wait_for(lock, kStuckGrace, [&] { return streams_done_ == stream_ops_.size(); }))
       log("rank " + std::to_string(rank_) + ": a stream did not stop after an error (blocked in communication)");
     if (error_) std::rethrow_exception(error_);
   }
@@ -591,8 +615,8 @@ struct Worker::Impl final : detail::RankServices {
     {
       std::unique_lock lock(mu_);
       stop_ = true;
-      cv_.notify_all();
-      all = cv_.wait_for(lock, kStuckGrace, [&] { return threads_exited_ == threads_.size(); });
+      notify_everyone();
+      all = main_cv_.wait_for(lock, kStuckGrace, [&] { return threads_exited_ == threads_.size(); });
     }
     for (auto& t : threads_) {
       if (all)
