@@ -19,5 +19,8 @@ CommandEntry add_predict(CLI::App& app);
 CommandEntry add_catalog(CLI::App& app);
 CommandEntry add_sweep(CLI::App& app);
 CommandEntry add_search(CLI::App& app);
+CommandEntry add_run(CLI::App& app);
+CommandEntry add_calibrate(CLI::App& app);
+CommandEntry add_validate(CLI::App& app);
 
 }  // namespace clustersim::cli

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   app.footer("Exit codes: 0 ok, 1 a failed check, 2 bad input, 3 internal error.\n"
              "Run 'clustersim COMMAND --help' for a command's options.");
   std::map<CLI::App*, Command> commands;
-  for (auto* add : {add_predict, add_catalog, add_sweep, add_search}) {
+  for (auto* add : {add_predict, add_catalog, add_sweep, add_search, add_run, add_calibrate, add_validate}) {
     CommandEntry entry = add(app);
     commands[entry.subcommand] = std::move(entry.run);
   }

@@ -1,0 +1,73 @@
+// Launching measured runs: how `clustersim run`, `validate` and `calibrate` start the executor.
+// They build an mpirun command line around `clustersim-worker` (one process per rank), run it with
+// the terminal's output passed through, and read back what the ranks wrote: the measured trace
+// gathered by rank 0, or, when a rank crashed or was killed, the partial trace assembled from the
+// run directory's per-rank records (executor::assemble_trace_from_run_dir), with the ranks that did
+// not finish named.
+//
+// Finding the programs:
+//  * mpirun: $CLUSTERSIM_MPIEXEC, else the mpirun found when clustersim was configured, else
+//    `mpirun` / `mpiexec` on PATH.
+//  * the worker: $CLUSTERSIM_WORKER, else `clustersim-worker` beside the running clustersim, else
+//    the one this build produced.
+// Flags added to mpirun, each said once on stderr: --allow-run-as-root when running as root,
+// --oversubscribe when more ranks than this host's cores are started without a hostfile.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "clustersim/models/scenario.hpp"
+#include "clustersim/plan/plan.hpp"
+#include "clustersim/plan/trace.hpp"
+
+namespace clustersim::cli {
+
+// How to start the ranks.
+struct MpiOptions {
+  std::int32_t ranks = 1;
+  std::string hostfile;                 // "" = this host only
+  std::function<void(const std::string&)> note;  // the one line naming the flags added (stderr by default)
+};
+
+// Path of mpirun (see above); Error when none is found.
+std::string find_mpiexec();
+// Path of clustersim-worker (see above); Error when none is found.
+std::string find_worker();
+
+// The full command line: mpirun [added flags] -n N [--hostfile F] WORKER ARGS...
+std::vector<std::string> mpi_command(const MpiOptions& mpi, const std::vector<std::string>& worker_args);
+
+// Runs a command with this process's stdin/stdout/stderr and waits for it. Returns its exit status,
+// or 128 + the signal that ended it. SIGINT/SIGTERM reach the child (mpirun ends its ranks) while
+// this process survives them to report what was measured.
+int run_process(const std::vector<std::string>& argv);
+
+// One measured run of a scenario.
+struct MeasuredRunRequest {
+  std::string scenario_path;
+  std::vector<std::string> overrides;
+  std::int32_t steps = 0;   // total, warm-up included
+  std::int32_t warmup = 0;  // warm-up steps
+  std::int64_t seed = -1;   // -1: the scenario's
+  std::string run_dir;      // "" = a temporary directory, removed after a complete run
+  std::string trace_out;    // where the worker writes the gathered trace ("" = inside the run dir)
+  MpiOptions mpi;
+};
+
+struct MeasuredRun {
+  plan::Trace trace;  // complete, or partial (trace.extra.partial) when a rank did not finish
+  bool complete = false;
+  int exit_code = 0;     // mpirun's
+  std::string failure;   // "" when complete: which rank stopped where and why
+  std::string run_dir;   // the run directory (kept when the run failed or was named)
+};
+
+// Runs the plan of `scenario` (the same scenario and overrides the workers rebuild it from) under
+// mpirun and returns its measured trace. Throws InputError when the worker refused its input (exit
+// 2) with no step measured; a failed run otherwise returns with complete = false.
+MeasuredRun run_measured(const MeasuredRunRequest& request, const models::Scenario& scenario, const plan::Plan& plan);
+
+}  // namespace clustersim::cli

@@ -1,0 +1,142 @@
+// `clustersim validate SCENARIO --backend cpu`: predicts the scenario with the `calibrated` cost
+// model and a profile from `clustersim calibrate` (roofline, with a warning, when there is none),
+// runs the same plan with the executor (launcher.hpp), compares the two traces op class by op class
+// (reports::compare: step time, peak memory, communication per group), prints or writes the
+// comparison, and exits 1 when a check is beyond its tolerance.
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "clustersim/engine/simulate.hpp"
+#include "clustersim/models/build.hpp"
+#include "clustersim/plan/error.hpp"
+#include "clustersim/plan/json.hpp"
+#include "clustersim/plan/profile.hpp"
+#include "clustersim/reports/compare.hpp"
+#include "commands.hpp"
+#include "common.hpp"
+#include "launcher.hpp"
+
+namespace clustersim::cli {
+
+namespace {
+struct ValidateArgs {
+  std::string scenario;
+  std::vector<std::string> overrides;
+  std::string backend = "cpu";
+  std::string profile;
+  double tolerance = 0.10, memory_tolerance = 0.05, comm_tolerance = 0.15;
+  std::int32_t steps = 12, warmup = 2;
+  std::int64_t seed = -1;
+  std::string format = "table";
+  std::string report, predicted_out, measured_out, run_dir, hostfile;
+};
+
+// The format of a --report file: by its extension, else the --format.
+std::string report_format(const std::string& path, const std::string& fallback) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".md") return "markdown";
+  if (ext == ".json") return "json";
+  return fallback;
+}
+}  // namespace
+
+CommandEntry add_validate(CLI::App& app) {
+  auto args = std::make_shared<ValidateArgs>();
+  CLI::App* cmd = app.add_subcommand("validate", "Predict a scenario, run it for real with the executor, and compare "
+                                                 "op class by op class; exit 1 beyond tolerance");
+  cmd->add_option("scenario", args->scenario, "Scenario JSON file")->required();
+  cmd->add_option("--set", args->overrides, "Override a scenario field: path=value (repeatable)");
+  cmd->add_option("--backend", args->backend, "Executor backend")->check(CLI::IsMember({"cpu"}))->default_val("cpu");
+  cmd->add_option("--profile", args->profile,
+                  "Calibration profile from `clustersim calibrate` (default: the scenario's simulation.profile; "
+                  "roofline when there is none)");
+  cmd->add_option("--tolerance", args->tolerance, "Relative step-time tolerance")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(0.10);
+  cmd->add_option("--memory-tolerance", args->memory_tolerance, "Relative peak-memory tolerance (worst rank)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(0.05);
+  cmd->add_option("--comm-tolerance", args->comm_tolerance, "Relative communication-time tolerance per group")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(0.15);
+  cmd->add_option("--steps", args->steps, "Measured steps, warm-up included")
+      ->check(CLI::Range(2, 1000000))
+      ->default_val(12);
+  cmd->add_option("--warmup", args->warmup, "Leading steps left out of the measurement")
+      ->check(CLI::NonNegativeNumber)
+      ->default_val(2);
+  cmd->add_option("--seed", args->seed, "Seed of the run (default: the scenario's)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--hostfile", args->hostfile, "Open MPI hostfile")->check(CLI::ExistingFile);
+  cmd->add_option("--format", args->format, "Output format: table, json or markdown")
+      ->check(CLI::IsMember(reports::comparison_format_names()))
+      ->default_val("table");
+  cmd->add_option("--report", args->report,
+                  "Also write the comparison to a file (.md: markdown, .json: JSON, else --format)");
+  cmd->add_option("--predicted-trace", args->predicted_out, "Write the predicted trace");
+  cmd->add_option("--measured-trace", args->measured_out, "Write the measured trace");
+  cmd->add_option("--run-dir", args->run_dir, "Keep the run's per-rank step records in this directory");
+  return {cmd, [args]() {
+    LoadedScenario loaded = load_scenario(args->scenario, args->overrides);
+    if (args->warmup >= args->steps)
+      throw InputError("--warmup", std::to_string(args->warmup),
+                       "fewer warm-up steps than --steps (" + std::to_string(args->steps) + ")");
+    const plan::Plan plan = models::build_plan(loaded.scenario);
+
+    // Prediction.
+    engine::SimulationOptions sim = simulation_options(loaded.scenario);
+    if (!args->profile.empty()) {
+      sim.profile = std::make_shared<const plan::CalibrationProfile>(plan::read_profile_file(args->profile));
+      sim.cost_model = "calibrated";
+    } else if (sim.cost_model != "calibrated" || !sim.profile) {
+      std::cerr << "warning: no calibration profile (--profile): predicting with the roofline cost model and the "
+                   "scenario's nominal rates; run `clustersim calibrate` for a faithful prediction\n";
+      sim.cost_model = "roofline";
+      sim.profile.reset();
+    }
+    const plan::Trace predicted = engine::simulate(plan, models::hardware_of(loaded.scenario), sim);
+    if (!args->predicted_out.empty())
+      write_text_file(args->predicted_out, [&](std::ostream& os) { os << plan::to_json(predicted).dump() << '\n'; });
+
+    // Measurement.
+    MeasuredRunRequest req;
+    req.scenario_path = args->scenario;
+    req.overrides = args->overrides;
+    req.steps = args->steps;
+    req.warmup = args->warmup;
+    req.seed = args->seed;
+    req.run_dir = args->run_dir;
+    req.trace_out = args->measured_out;
+    req.mpi.ranks = plan.world_size;
+    req.mpi.hostfile = args->hostfile;
+    const MeasuredRun run = run_measured(req, loaded.scenario, plan);
+    if (!run.complete) throw Error(run.failure + "; the per-rank records are in " + run.run_dir);
+
+    // Comparison. The measured trace's spans already leave the warm-up steps out.
+    reports::CompareOptions copt;
+    copt.warmup_steps = 0;
+    copt.step_time_tolerance = args->tolerance;
+    copt.memory_tolerance = args->memory_tolerance;
+    copt.comm_tolerance = args->comm_tolerance;
+    const reports::Comparison c = reports::compare(predicted, run.trace, copt);
+    reports::write_comparison(args->format, c, std::cout);
+    if (!args->report.empty())
+      write_text_file(args->report, [&](std::ostream& os) {
+        reports::write_comparison(report_format(args->report, args->format), c, os);
+      });
+    if (!c.passed) {
+      std::string failed;
+      for (const auto& k : c.checks)
+        if (!k.passed)
+          failed += (failed.empty() ? "" : ", ") + k.name + " " +
+                    (std::isfinite(k.error) ? fmt::format("{:+.1f}%", k.error * 100.0) : std::string("n/a")) +
+                    fmt::format(" (tolerance {:g}%)", k.tolerance * 100.0);
+      throw CheckFailed("the prediction is beyond tolerance: " + failed);
+    }
+    return kExitOk;
+  }};
+}
+
+}  // namespace clustersim::cli

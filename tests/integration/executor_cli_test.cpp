@@ -1,0 +1,178 @@
+// The measured side of the CLI as a user runs it (labels integration, mpi): `clustersim run` of a
+// validation scenario writes a valid measured trace with per-op spans and losses; a rank killed
+// mid-run is named and the steps measured before still form a (partial) trace; `calibrate --quick`
+// writes a profile the engine reads; `validate` runs end to end and its exit code follows the
+// tolerance; bad input to each command exits 2 naming the path; and the default small scenario
+// really trains: its loss halves within 200 steps.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clustersim/engine/simulate.hpp"
+#include "clustersim/models/build.hpp"
+#include "clustersim/models/scenario.hpp"
+#include "clustersim/plan/json.hpp"
+#include "clustersim/plan/profile.hpp"
+
+namespace clustersim {
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result shell(const std::string& cmd) {
+  Result r;
+  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string cli() { return CLUSTERSIM_CLI; }
+std::string source(const std::string& rel) { return std::string(CLUSTERSIM_SOURCE_DIR) + "/" + rel; }
+std::string scenario() { return source("scenarios/validation/gpt-tiny-dp2.json"); }
+
+std::string temp(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("clustersim-exec-cli-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+class ExecutorCli : public testing::Test {
+ protected:
+  // One quick profile (a few seconds), made by the first test that needs it (ctest runs each test
+  // in its own process, so the others do not pay for it).
+  static const Result& calibration() {
+    static const Result r = shell(cli() + " calibrate --backend cpu --np 2 --quick -o " + profile_path());
+    return r;
+  }
+  static std::string profile_path() { return temp("quick-profile.json"); }
+};
+
+TEST_F(ExecutorCli, RunWritesAMeasuredTraceWithSpansAndLosses) {
+  const std::string trace_file = temp("run.json");
+  const Result r = shell(cli() + " run " + scenario() + " --backend cpu --steps 4 -o " + trace_file);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("mean step time"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("loss"), std::string::npos) << r.out;
+  const plan::Trace t = plan::read_trace_file(trace_file);
+  EXPECT_EQ(t.source, plan::TraceSource::measured);
+  EXPECT_EQ(t.scenario, "gpt-tiny-dp2");
+  EXPECT_EQ(t.ranks, (std::vector<std::int32_t>{0, 1}));
+  ASSERT_EQ(t.summary.losses.size(), 4u);
+  for (double l : t.summary.losses) EXPECT_TRUE(std::isfinite(l) && l > 0.0);
+  EXPECT_GT(t.summary.step_time_s, 0.0);
+  EXPECT_GT(t.summary.peak_memory_bytes, 0);
+  // every op of both ranks' program has a span in each of the 3 steps after the warm-up step
+  const std::size_t ops_per_rank = t.programs.at(0).ops.size();
+  EXPECT_EQ(t.ops.size(), 2 * 3 * ops_per_rank);
+  for (const auto& span : t.ops) EXPECT_LE(span.start_ns, span.end_ns);
+  EXPECT_FALSE(t.comm.empty());
+}
+
+TEST_F(ExecutorCli, KilledRankIsNamedAndItsMeasuredStepsAreWritten) {
+  const std::string trace_file = temp("killed.json");
+  std::filesystem::remove(trace_file);
+  const Result r =
+      shell("CLUSTERSIM_WORKER_TEST_KILL=1:2 " + cli() + " run " + scenario() + " --steps 6 -o " + trace_file);
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("rank 1 stopped after step 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(trace_file), std::string::npos) << r.out;
+  ASSERT_TRUE(std::filesystem::exists(trace_file)) << r.out;
+  const plan::Trace t = plan::read_trace_file(trace_file);
+  EXPECT_TRUE(t.extra.at("partial").get<bool>());
+  EXPECT_EQ(t.summary.losses.size(), 3u);  // steps 0..2 finished on both ranks
+  EXPECT_GT(t.summary.step_time_s, 0.0);
+  EXPECT_FALSE(t.ops.empty());
+}
+
+TEST_F(ExecutorCli, CalibrateQuickWritesAProfileTheEngineReads) {
+  ASSERT_EQ(calibration().code, 0) << calibration().out;
+  EXPECT_NE(calibration().out.find("samples"), std::string::npos) << calibration().out;
+  const auto profile = std::make_shared<const plan::CalibrationProfile>(plan::read_profile_file(profile_path()));
+  EXPECT_EQ(profile->backend, "cpu");
+  EXPECT_FALSE(profile->gemm.empty());
+  EXPECT_FALSE(profile->collectives.empty());  // 2 ranks: collectives were timed
+  const models::Scenario sc = models::parse_scenario(models::load_scenario_json(scenario()));
+  engine::SimulationOptions o;
+  o.cost_model = "calibrated";
+  o.profile = profile;
+  const plan::Trace t = engine::simulate(models::build_plan(sc), models::hardware_of(sc), o);
+  EXPECT_GT(t.summary.step_time_s, 0.0);
+  EXPECT_EQ(t.extra.at("cost_model").at("profile").at("backend"), "cpu");
+}
+
+TEST_F(ExecutorCli, ValidateExitCodeFollowsTheTolerance) {
+  ASSERT_EQ(calibration().code, 0) << calibration().out;
+  const std::string report = temp("report.md"), json = temp("report.json");
+  const std::string base = cli() + " validate " + scenario() + " --backend cpu --profile " + profile_path() + " --steps 4 --warmup 1";
+  const Result pass = shell(base + " --tolerance 1000 --memory-tolerance 1000 --comm-tolerance 1000 --report " + report);
+  EXPECT_EQ(pass.code, 0) << pass.out;
+  EXPECT_NE(pass.out.find("step time"), std::string::npos) << pass.out;
+  std::ifstream in(report);
+  const std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(md.find("| step time"), std::string::npos) << md;
+  const Result fail = shell(base + " --tolerance 1e-9 --format json --report " + json);
+  EXPECT_EQ(fail.code, 1) << fail.out;
+  EXPECT_NE(fail.out.find("beyond tolerance"), std::string::npos) << fail.out;
+  std::ifstream jin(json);
+  const auto doc = nlohmann::json::parse(jin);
+  EXPECT_EQ(doc.at("schema"), "clustersim.comparison/1");
+  EXPECT_FALSE(doc.at("passed").get<bool>());
+  EXPECT_FALSE(doc.at("classes").empty());
+}
+
+TEST_F(ExecutorCli, BadInputExitsTwoNamingThePath) {
+  const std::string missing = temp("no-such-scenario.json");
+  for (const std::string cmd : {" run ", " validate "}) {
+    const Result r = shell(cli() + cmd + missing);
+    EXPECT_EQ(r.code, 2) << cmd << r.out;
+    EXPECT_NE(r.out.find(missing), std::string::npos) << cmd << r.out;
+  }
+  const Result np = shell(cli() + " run " + scenario() + " --np 3");
+  EXPECT_EQ(np.code, 2) << np.out;
+  EXPECT_NE(np.out.find("--np"), std::string::npos) << np.out;
+  const Result override = shell(cli() + " run " + scenario() + " --set training.micro_batch=3");
+  EXPECT_EQ(override.code, 2) << override.out;
+  EXPECT_NE(override.out.find("training.global_batch"), std::string::npos) << override.out;
+  const std::string no_profile = temp("no-such-profile.json");
+  const Result profile = shell(cli() + " validate " + scenario() + " --profile " + no_profile);
+  EXPECT_EQ(profile.code, 2) << profile.out;
+  EXPECT_NE(profile.out.find(no_profile), std::string::npos) << profile.out;
+  const std::string blocked = temp("a-file");
+  std::ofstream(blocked) << "x";
+  const Result out = shell(cli() + " calibrate --quick -o " + blocked + "/profile.json");
+  EXPECT_EQ(out.code, 2) << out.out;
+  EXPECT_NE(out.out.find(blocked), std::string::npos) << out.out;
+  EXPECT_EQ(shell(cli() + " calibrate --backend cuda -o " + temp("p.json")).code, 2);
+}
+
+// The default small scenario (scenarios/validation/gpt-tiny-dp2.json) really learns: the synthetic
+// corpus's loss starts near ln 256 = 5.5 and must fall below half of the first step's.
+TEST_F(ExecutorCli, LossOfTheDefaultSmallScenarioHalvesWithin200Steps) {
+  const std::string trace_file = temp("train.json");
+  const Result r = shell(cli() + " run " + scenario() + " --steps 200 -o " + trace_file);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const plan::Trace t = plan::read_trace_file(trace_file);
+  ASSERT_EQ(t.summary.losses.size(), 200u);
+  const double first = t.summary.losses.front(), last = t.summary.losses.back();
+  EXPECT_GT(first, 5.0);
+  EXPECT_LE(last, first / 2.0) << "loss " << first << " -> " << last;
+}
+
+}  // namespace
+}  // namespace clustersim
