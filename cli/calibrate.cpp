@@ -1,5 +1,5 @@
-// `clustersim calibrate --backend cpu --out PROFILE.json`: measures this machine's op times with
-// the executor's own kernels (executor::calibrate_cpu) under mpirun, so collectives are timed
+// `clustersim calibrate --backend cpu|cuda --out PROFILE.json`: measures this machine's op times with
+// the executor's own kernels (executor::calibrate_cpu, or calibrate_cuda: cuBLASLt, the CUDA kernels, NCCL) under mpirun, so collectives are timed
 // between real ranks and compute samples run on every rank at once as in a run, then writes the
 // profile the `calibrated` cost model reads and prints what it holds.
 #include <algorithm>
@@ -51,7 +51,9 @@ CommandEntry add_calibrate(CLI::App& app) {
   auto args = std::make_shared<CalibrateArgs>();
   CLI::App* cmd = app.add_subcommand("calibrate", "Measure this machine's op, collective and overlap times with the "
                                                   "executor and write a profile for the calibrated cost model");
-  cmd->add_option("--backend", args->backend, "Executor backend")->check(CLI::IsMember({"cpu"}))->default_val("cpu");
+  cmd->add_option("--backend", args->backend, "Executor backend: cpu (OpenBLAS + MPI) or cuda (cuBLASLt + NCCL)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->default_val("cpu");
   cmd->add_option("-o,--out", args->out, "Profile file to write (clustersim.profile/1 JSON)")->required();
   cmd->add_option("--np", args->ranks, "MPI processes; collectives and p2p need at least 2 (default 2)")
       ->check(CLI::PositiveNumber)
@@ -68,12 +70,16 @@ CommandEntry add_calibrate(CLI::App& app) {
     if (args->ranks < 2)
       std::cerr << "warning: with --np 1 the profile has no collective or p2p times (predictions use the "
                    "scenario's links for communication)\n";
-    std::vector<std::string> worker_args{"--calibrate", out.string()};
+    check_backend(args->backend);
+    std::vector<std::string> worker_args{"--calibrate", out.string(), "--backend", args->backend};
     if (args->quick) worker_args.emplace_back("--quick");
     MpiOptions mpi;
     mpi.ranks = args->ranks;
     mpi.hostfile = args->hostfile;
     const int code = run_process(mpi_command(mpi, worker_args));
+    if (code == 2)
+      throw InputError("--backend " + args->backend, "options the worker refused (its message is above)",
+                       "a backend and options every rank can use");
     if (code != 0) throw Error("calibration failed (mpirun exit status " + std::to_string(code) + ")");
     const plan::CalibrationProfile profile = plan::read_profile_file(out.string());
     print_profile(profile, args->out, std::cout);

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <thread>
 
+#include "clustersim/executor/cuda/backend.hpp"
 #include "clustersim/executor/record.hpp"
 #include "clustersim/models/build.hpp"
 #include "clustersim/plan/error.hpp"
@@ -166,7 +167,19 @@ int run_process(const std::vector<std::string>& argv) {
   return 255;
 }
 
+void check_backend(const std::string& backend) {
+  if (backend == "cpu") return;
+  if (backend == "cuda") {
+    if (executor::cuda_built()) return;
+    std::string why;
+    executor::cuda_available(&why);
+    throw InputError("--backend", "\"cuda\"", "\"cpu\": " + why);
+  }
+  throw InputError("--backend", "\"" + backend + "\"", "\"cpu\" or \"cuda\"");
+}
+
 MeasuredRun run_measured(const MeasuredRunRequest& req, const models::Scenario& sc, const plan::Plan& plan) {
+  check_backend(req.backend);
   MeasuredRun out;
   const bool temporary = req.run_dir.empty();
   out.run_dir = temporary ? make_temp_dir() : fs::absolute(req.run_dir).string();
@@ -182,7 +195,7 @@ MeasuredRun run_measured(const MeasuredRunRequest& req, const models::Scenario& 
 
   std::vector<std::string> args{fs::absolute(req.scenario_path).string()};
   for (const auto& o : req.overrides) args.insert(args.end(), {"--set", o});
-  args.insert(args.end(), {"--backend", "cpu", "--steps", std::to_string(req.steps), "--warmup",
+  args.insert(args.end(), {"--backend", req.backend, "--steps", std::to_string(req.steps), "--warmup",
                            std::to_string(req.warmup), "--run-dir", out.run_dir, "--out", trace_path});
   if (req.seed >= 0) args.insert(args.end(), {"--seed", std::to_string(req.seed)});
   out.exit_code = run_process(mpi_command(req.mpi, args));
@@ -197,7 +210,7 @@ MeasuredRun run_measured(const MeasuredRunRequest& req, const models::Scenario& 
   executor::TraceOptions topt;
   topt.scenario = plan.meta.scenario;
   topt.hardware = hw.name;
-  topt.backend = "cpu";
+  topt.backend = req.backend;
   const auto peak = hw.gpu.peak_tflops.find(compute_dtype(plan.meta.precision));
   topt.peak_flops_per_rank = peak == hw.gpu.peak_tflops.end() ? 0.0 : peak->second * 1e12;
   topt.capacity_bytes = hw.usable_memory_bytes();

@@ -32,6 +32,11 @@ struct MpiOptions {
   std::function<void(const std::string&)> note;  // the one line naming the flags added (stderr by default)
 };
 
+// The executor backends a measured run can use: "cpu" everywhere, "cuda" when this build has the CUDA
+// backend. Throws InputError naming --backend otherwise. (Whether a rank's host has a device is the
+// worker's check: clustersim itself may run on a host without one.)
+void check_backend(const std::string& backend);
+
 // Path of mpirun (see above); Error when none is found.
 std::string find_mpiexec();
 // Path of clustersim-worker (see above); Error when none is found.
@@ -54,6 +59,7 @@ struct MeasuredRunRequest {
   std::int64_t seed = -1;   // -1: the scenario's
   std::string run_dir;      // "" = a temporary directory, removed after a complete run
   std::string trace_out;    // where the worker writes the gathered trace ("" = inside the run dir)
+  std::string backend = "cpu";  // "cpu" or "cuda" (check_backend)
   MpiOptions mpi;
 };
 

@@ -1,4 +1,4 @@
-// `clustersim run SCENARIO --backend cpu`: trains the scenario's plan for real, one MPI process per
+// `clustersim run SCENARIO --backend cpu|cuda`: trains the scenario's plan for real, one MPI process per
 // rank (launcher.hpp), prints a short summary (steps, mean step time, loss first -> last, peak
 // memory) and writes the measured trace. When a rank crashes or is killed, the trace of the steps
 // every rank finished is still written and the error names the rank.
@@ -51,7 +51,9 @@ CommandEntry add_run(CLI::App& app) {
                                             "and write the measured trace");
   cmd->add_option("scenario", args->scenario, "Scenario JSON file")->required();
   cmd->add_option("--set", args->overrides, "Override a scenario field: path=value (repeatable)");
-  cmd->add_option("--backend", args->backend, "Executor backend")->check(CLI::IsMember({"cpu"}))->default_val("cpu");
+  cmd->add_option("--backend", args->backend, "Executor backend: cpu (OpenBLAS + MPI) or cuda (cuBLASLt + NCCL)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->default_val("cpu");
   cmd->add_option("--np", args->ranks, "MPI processes (default: the plan's world size, dp x tp x pp)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--hostfile", args->hostfile, "Open MPI hostfile for a run over several hosts")
@@ -82,6 +84,7 @@ CommandEntry add_run(CLI::App& app) {
       throw InputError("--warmup", std::to_string(req.warmup),
                        "fewer warm-up steps than steps (" + std::to_string(req.steps) + ")");
     req.seed = args->seed;
+    req.backend = args->backend;
     req.run_dir = args->run_dir;
     req.trace_out = args->out.empty() ? loaded.scenario.name + ".measured.json" : args->out;
     req.mpi.ranks = ranks;
@@ -92,7 +95,7 @@ CommandEntry add_run(CLI::App& app) {
       throw Error(run.failure + "; the trace of the " + std::to_string(run.trace.summary.steps) +
                   " step(s) every rank finished is in " + req.trace_out + ", the per-rank records in " + run.run_dir);
     }
-    std::cout << fmt::format("{} on {} rank(s), cpu backend\n", loaded.scenario.name, ranks);
+    std::cout << fmt::format("{} on {} rank(s), {} backend\n", loaded.scenario.name, ranks, args->backend);
     print_run_summary(run.trace, req.warmup, std::cout);
     std::cout << "trace           " << req.trace_out << '\n';
     return kExitOk;

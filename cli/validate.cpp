@@ -1,4 +1,4 @@
-// `clustersim validate SCENARIO --backend cpu`: predicts the scenario with the `calibrated` cost
+// `clustersim validate SCENARIO --backend cpu|cuda`: predicts the scenario with the `calibrated` cost
 // model and a profile from `clustersim calibrate` (roofline, with a warning, when there is none),
 // runs the same plan with the executor (launcher.hpp), compares the two traces op class by op class
 // (reports::compare: step time, peak memory, communication per group), prints or writes the
@@ -49,7 +49,9 @@ CommandEntry add_validate(CLI::App& app) {
                                                  "op class by op class; exit 1 beyond tolerance");
   cmd->add_option("scenario", args->scenario, "Scenario JSON file")->required();
   cmd->add_option("--set", args->overrides, "Override a scenario field: path=value (repeatable)");
-  cmd->add_option("--backend", args->backend, "Executor backend")->check(CLI::IsMember({"cpu"}))->default_val("cpu");
+  cmd->add_option("--backend", args->backend, "Executor backend: cpu (OpenBLAS + MPI) or cuda (cuBLASLt + NCCL)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->default_val("cpu");
   cmd->add_option("--profile", args->profile,
                   "Calibration profile from `clustersim calibrate` (default: the scenario's simulation.profile; "
                   "roofline when there is none)");
@@ -90,6 +92,10 @@ CommandEntry add_validate(CLI::App& app) {
     if (!args->profile.empty()) {
       sim.profile = std::make_shared<const plan::CalibrationProfile>(plan::read_profile_file(args->profile));
       sim.cost_model = "calibrated";
+      if (sim.profile->backend != args->backend)
+        throw InputError("--profile", "\"" + args->profile + "\" (backend \"" + sim.profile->backend + "\")",
+                         "a profile measured with --backend " + args->backend + " (clustersim calibrate --backend " +
+                             args->backend + ")");
     } else if (sim.cost_model != "calibrated" || !sim.profile) {
       std::cerr << "warning: no calibration profile (--profile): predicting with the roofline cost model and the "
                    "scenario's nominal rates; run `clustersim calibrate` for a faithful prediction\n";
@@ -107,6 +113,7 @@ CommandEntry add_validate(CLI::App& app) {
     req.steps = args->steps;
     req.warmup = args->warmup;
     req.seed = args->seed;
+    req.backend = args->backend;
     req.run_dir = args->run_dir;
     req.trace_out = args->measured_out;
     req.mpi.ranks = plan.world_size;

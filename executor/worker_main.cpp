@@ -1,14 +1,15 @@
 // clustersim-worker: one rank of a measured run. Started by `clustersim run` / `validate` /
 // `calibrate` under mpirun (or by a user's own mpirun on a cluster), every rank rebuilds the plan
 // from the scenario (the same --set overrides give the same plan on every rank), takes its rank from
-// MPI, runs its program with the CPU backend and MPI communicators (executor::run_rank), appends
+// MPI, runs its program with the CPU backend and MPI communicators (executor::run_rank) or, with
+// --backend cuda, on its GPU with NCCL communicators (executor::run_rank_cuda), appends
 // per-step records to the run directory as it goes, and rank 0 writes the gathered measured trace.
 // With --calibrate it measures a calibration profile instead (executor::calibrate_cpu, collective
-// over the ranks) and rank 0 writes it.
+// over the ranks; calibrate_cuda with --backend cuda) and rank 0 writes it.
 //
-//   clustersim-worker SCENARIO [--set k=v]... --backend cpu --steps S --warmup W --run-dir DIR
+//   clustersim-worker SCENARIO [--set k=v]... --backend cpu|cuda --steps S --warmup W --run-dir DIR
 //                     [--seed N] [--out TRACE] [--blas-threads T] [--sequential]
-//   clustersim-worker --calibrate PROFILE [--quick] [--blas-threads T]
+//   clustersim-worker --calibrate PROFILE [--backend cpu|cuda] [--quick] [--blas-threads T]
 //
 // Exit codes as the CLI's: 0 ok, 2 bad input, 3 a failed run. After an error on one rank the worker
 // ends every rank (MPI_Abort), since the others would wait for it in a collective.
@@ -33,6 +34,7 @@
 
 #include "clustersim/executor/calibrate.hpp"
 #include "clustersim/executor/communicator.hpp"
+#include "clustersim/executor/cuda/backend.hpp"
 #include "clustersim/executor/data.hpp"
 #include "clustersim/executor/worker.hpp"
 #include "clustersim/models/build.hpp"
@@ -124,8 +126,19 @@ executor::CalibrationOptions full_grid() {
   return o;
 }
 
+// For --backend cuda: this rank's host must have a usable device.
+void require_cuda_device(int rank) {
+  std::string why;
+  if (!executor::cuda_available(&why))
+    throw InputError("--backend", "\"cuda\"", "\"cpu\" on rank " + std::to_string(rank) + ": " + why);
+}
+
 int calibrate(const WorkerArgs& a, executor::CommunicatorFactory& comms) {
-  executor::CalibrationOptions o = a.quick ? executor::CalibrationOptions::quick() : full_grid();
+  const bool cuda = a.backend == "cuda";
+  if (cuda) require_cuda_device(comms.world_rank());
+  executor::CalibrationOptions o = a.quick ? executor::CalibrationOptions::quick()
+                                   : cuda  ? executor::cuda_calibration_defaults()
+                                           : full_grid();
   o.blas_threads = a.blas_threads;
   const bool tty = comms.world_rank() == 0 && isatty(2);
   std::string last_phase;
@@ -138,7 +151,7 @@ int calibrate(const WorkerArgs& a, executor::CommunicatorFactory& comms) {
     }
     last_phase = phase;
   };
-  const plan::CalibrationProfile profile = executor::calibrate_cpu(comms, o);
+  const plan::CalibrationProfile profile = cuda ? executor::calibrate_cuda(comms, o) : executor::calibrate_cpu(comms, o);
   if (comms.world_rank() == 0) plan::write_json_file(a.calibrate, plan::to_json(profile), 1);
   return kExitOk;
 }
@@ -185,7 +198,12 @@ int run(const WorkerArgs& a, executor::CommunicatorFactory& comms) {
     }
     if (r.rank == kill_rank && r.step == kill_after) std::raise(SIGKILL);
   };
-  const executor::RunResult result = executor::run_rank(plan, comms, o);
+  const bool cuda = a.backend == "cuda";
+  if (cuda) {
+    require_cuda_device(rank);
+    executor::check_cuda_kernels(plan);
+  }
+  const executor::RunResult result = cuda ? executor::run_rank_cuda(plan, comms, o) : executor::run_rank(plan, comms, o);
   if (result.trace && !a.out.empty()) plan::write_json_file(a.out, plan::to_json(*result.trace), 1);
   return kExitOk;
 }
@@ -197,7 +215,8 @@ int main(int argc, char** argv) {
   CLI::App app{"clustersim-worker: one rank of a measured run (start it under mpirun; `clustersim run` does)"};
   app.add_option("scenario", a.scenario, "Scenario JSON file");
   app.add_option("--set", a.overrides, "Override a scenario field: path=value (repeatable)");
-  app.add_option("--backend", a.backend, "Executor backend")->check(CLI::IsMember({"cpu"}));
+  app.add_option("--backend", a.backend, "Executor backend: cpu (OpenBLAS + MPI) or cuda (cuBLASLt + NCCL)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--steps", a.steps, "Steps to run, warm-up included (default: the scenario's training.steps)")
       ->check(CLI::Range(1, 1000000000));
   app.add_option("--warmup", a.warmup, "Warm-up steps left out of the timing summary (default 1)")

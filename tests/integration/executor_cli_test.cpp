@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clustersim/engine/simulate.hpp"
+#include "clustersim/executor/cuda/backend.hpp"
 #include "clustersim/models/build.hpp"
 #include "clustersim/models/scenario.hpp"
 #include "clustersim/plan/json.hpp"
@@ -158,7 +159,27 @@ TEST_F(ExecutorCli, BadInputExitsTwoNamingThePath) {
   const Result out = shell(cli() + " calibrate --quick -o " + blocked + "/profile.json");
   EXPECT_EQ(out.code, 2) << out.out;
   EXPECT_NE(out.out.find(blocked), std::string::npos) << out.out;
-  EXPECT_EQ(shell(cli() + " calibrate --backend cuda -o " + temp("p.json")).code, 2);
+  const Result unknown = shell(cli() + " run " + scenario() + " --backend rocm");
+  EXPECT_EQ(unknown.code, 2) << unknown.out;
+  EXPECT_NE(unknown.out.find("--backend"), std::string::npos) << unknown.out;
+}
+
+// --backend cuda: a profile of another backend is refused before anything runs, and on a host
+// without a usable GPU every rank says why instead of crashing.
+TEST_F(ExecutorCli, CudaBackendChecksItsProfileAndDevice) {
+  ASSERT_EQ(calibration().code, 0) << calibration().out;
+  const Result mismatch = shell(cli() + " validate " + scenario() + " --backend cuda --profile " + profile_path());
+  EXPECT_EQ(mismatch.code, 2) << mismatch.out;
+  EXPECT_NE(mismatch.out.find("--backend cuda"), std::string::npos) << mismatch.out;
+  std::string why;
+  if (executor::cuda_available(&why)) GTEST_SKIP() << "a CUDA device is present: the gpu-labelled tests run it";
+  for (const std::string& cmd : {" calibrate --quick --np 1 -o " + temp("cuda-profile.json"),
+                                " run " + source("scenarios/validation/gpu-gpt2-124m-bf16.json") + " --steps 2"}) {
+    const Result r = shell(cli() + cmd + " --backend cuda");
+    EXPECT_EQ(r.code, 2) << cmd << r.out;
+    EXPECT_NE(r.out.find(executor::cuda_built() ? "no CUDA device" : "without the CUDA backend"), std::string::npos)
+        << cmd << r.out;
+  }
 }
 
 // The default small scenario (scenarios/validation/gpt-tiny-dp2.json) really learns: the synthetic
