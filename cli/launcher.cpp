@@ -46,21 +46,6 @@ std::string search_path(const std::string& name) {
   return "";
 }
 
-DType compute_dtype(Precision p) {
-  switch (p) {
-    case Precision::fp32:
-      return DType::fp32;
-    case Precision::tf32:
-      return DType::tf32;
-    case Precision::fp16:
-      return DType::fp16;
-    case Precision::bf16:
-      return DType::bf16;
-    case Precision::fp8:
-      return DType::fp8_e4m3;
-  }
-  return DType::fp32;
-}
 
 std::string make_temp_dir() {
   std::string pattern = (fs::temp_directory_path() / "clustersim-run-XXXXXX").string();

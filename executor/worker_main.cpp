@@ -84,21 +84,6 @@ int default_blas_threads() {
   return std::max(1, cores / local);
 }
 
-DType compute_dtype(Precision p) {
-  switch (p) {
-    case Precision::fp32:
-      return DType::fp32;
-    case Precision::tf32:
-      return DType::tf32;
-    case Precision::fp16:
-      return DType::fp16;
-    case Precision::bf16:
-      return DType::bf16;
-    case Precision::fp8:
-      return DType::fp8_e4m3;
-  }
-  return DType::fp32;
-}
 
 // "R:S" from CLUSTERSIM_WORKER_TEST_KILL, or {-1, -1}.
 std::pair<int, int> test_kill() {

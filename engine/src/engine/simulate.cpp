@@ -34,21 +34,6 @@ std::string_view rank_mode_name(RankMode mode) {
 
 namespace {
 
-DType compute_dtype(Precision p) {
-  switch (p) {
-    case Precision::fp32:
-      return DType::fp32;
-    case Precision::tf32:
-      return DType::tf32;
-    case Precision::fp16:
-      return DType::fp16;
-    case Precision::bf16:
-      return DType::bf16;
-    case Precision::fp8:
-      return DType::fp8_e4m3;
-  }
-  return DType::fp32;
-}
 
 std::vector<double> straggler_factors(const plan::Plan& plan, const plan::Hardware& hw) {
   std::vector<double> f(static_cast<std::size_t>(plan.world_size), 1.0);

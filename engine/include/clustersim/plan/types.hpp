@@ -87,6 +87,24 @@ enum class OptimizerKind : std::uint8_t { adamw, sgd };
 
 enum class Precision : std::uint8_t { fp32, tf32, fp16, bf16, fp8 };
 
+// The dtype whose peak rate a training precision's GEMMs run at (MFU's denominator): fp8 training
+// runs its GEMMs on e4m3 operands.
+constexpr DType compute_dtype(Precision p) {
+  switch (p) {
+    case Precision::fp32:
+      return DType::fp32;
+    case Precision::tf32:
+      return DType::tf32;
+    case Precision::fp16:
+      return DType::fp16;
+    case Precision::bf16:
+      return DType::bf16;
+    case Precision::fp8:
+      return DType::fp8_e4m3;
+  }
+  return DType::fp32;
+}
+
 enum class Recompute : std::uint8_t { none, selective, full };
 
 // --- name tables -------------------------------------------------------------------------------

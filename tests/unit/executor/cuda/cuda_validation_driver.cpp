@@ -26,21 +26,6 @@ using namespace clustersim;
 
 namespace {
 
-DType compute_dtype(Precision p) {
-  switch (p) {
-    case Precision::fp32:
-      return DType::fp32;
-    case Precision::tf32:
-      return DType::tf32;
-    case Precision::fp16:
-      return DType::fp16;
-    case Precision::bf16:
-      return DType::bf16;
-    case Precision::fp8:
-      return DType::fp8_e4m3;
-  }
-  return DType::bf16;
-}
 
 int run(int argc, char** argv) {
   std::string scenario_file, measured_out, predicted_out, report_out, profile_file, calibrate_out;
