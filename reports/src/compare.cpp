@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <set>
+#include <tuple>
 
 #include "clustersim/plan/error.hpp"
 #include "clustersim/reports/analysis.hpp"
@@ -88,6 +90,75 @@ Check make_check(std::string name, std::string unit, double predicted, double me
   return c;
 }
 
+
+// Communication split into transfer and wait (see compare.hpp). Matches the communication spans of
+// one operation across the ranks that take part: the k-th collective (in start order) of a rank on
+// group id G in a step matches the k-th of every other member; on a two-member group the k-th send
+// a->b matches the k-th recv on b (larger p2p groups are not matched: their spans count as
+// transfers). The transfer of each span is its end minus the latest start among the matched spans.
+// Returns transfer ns per (rank, group kind name, step). A trace without comm spans falls back to
+// the communication op spans, whole.
+using RankGroupStep = std::tuple<std::int32_t, std::string, std::int32_t>;
+std::map<RankGroupStep, double> comm_transfer_ns(const plan::Trace& trace) {
+  std::map<RankGroupStep, double> out;
+  if (trace.comm.empty()) {
+    const TraceIndex index(trace, "trace");
+    for (const auto& span : trace.ops) {
+      const plan::OpInfo& op = index.op_of(span);
+      if (!is_comm_class(op.op_class)) continue;
+      const auto group = comm_group_of_class(op.op_class);
+      out[{span.rank, group ? std::string(to_string(*group)) : std::string("other"), span.step}] +=
+          static_cast<double>(span.end_ns - span.start_ns);
+    }
+    return out;
+  }
+  std::map<std::int32_t, std::set<std::int32_t>> members;  // group id -> ranks seen
+  for (const auto& c : trace.comm) members[c.group_id].insert(c.rank);
+  std::vector<std::size_t> order(trace.comm.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const plan::CommSpan &x = trace.comm[a], &y = trace.comm[b];
+    return std::tie(x.rank, x.step, x.group_id, x.start_ns) < std::tie(y.rank, y.step, y.group_id, y.start_ns);
+  });
+  // (group id, step, from, to, k) -> matched spans; from = to = -1 for collectives.
+  using MatchKey = std::tuple<std::int32_t, std::int32_t, std::int32_t, std::int32_t, std::int64_t>;
+  std::map<MatchKey, std::vector<std::size_t>> matches;
+  std::map<std::tuple<std::int32_t, std::int32_t, std::int32_t, std::int32_t, std::int32_t>, std::int64_t> seen;
+  for (std::size_t i : order) {
+    const plan::CommSpan& c = trace.comm[i];
+    std::int32_t from = -1, to = -1;
+    if (c.type == "send" || c.type == "recv") {
+      const std::set<std::int32_t>& m = members[c.group_id];
+      if (m.size() != 2) {  // unmatched: a key of its own
+        matches[{c.group_id, c.step, -2, -2, -1 - static_cast<std::int64_t>(i)}].push_back(i);
+        continue;
+      }
+      const std::int32_t other = *m.begin() == c.rank ? *m.rbegin() : *m.begin();
+      from = c.type == "send" ? c.rank : other;
+      to = c.type == "send" ? other : c.rank;
+    }
+    const std::int64_t k = seen[{c.rank, c.group_id, c.step, from, to}]++;
+    matches[{c.group_id, c.step, from, to, k}].push_back(i);
+  }
+  for (const auto& [key, spans] : matches) {
+    std::int64_t last = std::numeric_limits<std::int64_t>::min();
+    for (std::size_t i : spans) last = std::max(last, trace.comm[i].start_ns);
+    for (std::size_t i : spans) {
+      const plan::CommSpan& c = trace.comm[i];
+      out[{c.rank, std::string(to_string(c.group)), c.step}] +=
+          static_cast<double>(std::max<std::int64_t>(0, c.end_ns - std::max(last, c.start_ns)));
+    }
+  }
+  return out;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 }  // namespace
 
 Comparison compare(const plan::Trace& predicted, const plan::Trace& measured, const CompareOptions& options) {
@@ -157,10 +228,16 @@ Comparison compare(const plan::Trace& predicted, const plan::Trace& measured, co
   const std::vector<RankActivity> meas_activity = rank_activity(measured, c.steps_used);
   const std::vector<RankActivity> pred_activity = rank_activity(predicted, pred_steps_v);
 
-  // Step time: mean step window.
+  // Step time: the median step window.
+  const auto median_window = [](const plan::Trace& t, const std::set<std::int32_t>& steps) {
+    std::vector<double> lengths;
+    for (const auto& w : step_windows(t))
+      if (steps.count(w.step)) lengths.push_back(w.length_s());
+    return median(std::move(lengths));
+  };
   c.step_time.name = "step time";
-  c.step_time.measured = meas_activity.empty() ? 0.0 : meas_activity.front().step_window_s;
-  c.step_time.predicted = pred_activity.empty() ? predicted.summary.step_time_s : pred_activity.front().step_window_s;
+  c.step_time.measured = median_window(measured, used);
+  c.step_time.predicted = pred_steps.empty() ? predicted.summary.step_time_s : median_window(predicted, pred_steps);
   c.step_time.error = relative_error(c.step_time.predicted, c.step_time.measured);
 
   // Mean over active measured ranks of a per-rank quantity, and of its predicted counterpart.
@@ -193,21 +270,44 @@ Comparison compare(const plan::Trace& predicted, const plan::Trace& measured, co
     c.classes.push_back(metric(k, mean_pair([&](const RankActivity& a) { return lookup(a.class_time_s, k); })));
   c.classes.push_back(metric("idle", mean_pair([](const RankActivity& a) { return a.idle_s; })));
 
-  // Communication per group kind.
+  // Communication per group kind: the median over steps of a rank's transfer time, and the mean
+  // wait for peers (communication op time minus transfer), each averaged over the ranks.
   std::set<std::string> groups;
   for (std::size_t i = 0; i < active.size(); ++i) {
     for (const auto& [k, v] : meas_activity[active[i]].comm_group_time_s) groups.insert(k);
     for (const auto& [k, v] : pred_activity[mapped[i]].comm_group_time_s) groups.insert(k);
   }
-  for (std::size_t g = 0; g < enum_count<GroupKind>(); ++g) {
-    const std::string name(EnumNames<GroupKind>::names[g]);
-    if (groups.count(name))
-      c.comm_groups.push_back(
-          metric(name, mean_pair([&](const RankActivity& a) { return lookup(a.comm_group_time_s, name); })));
+  const std::map<RankGroupStep, double> meas_transfer = comm_transfer_ns(measured);
+  const std::map<RankGroupStep, double> pred_transfer = comm_transfer_ns(predicted);
+  const auto transfer_of = [](const std::map<RankGroupStep, double>& transfer, std::int32_t rank,
+                              const std::string& group, const std::set<std::int32_t>& steps, bool use_median) {
+    std::vector<double> per_step;
+    for (std::int32_t s : steps) {
+      const auto it = transfer.find({rank, group, s});
+      per_step.push_back(it == transfer.end() ? 0.0 : it->second * 1e-9);
+    }
+    if (use_median) return median(std::move(per_step));
+    return per_step.empty() ? 0.0 : std::accumulate(per_step.begin(), per_step.end(), 0.0) / per_step.size();
+  };
+  std::vector<std::string> group_names;
+  for (std::size_t g = 0; g < enum_count<GroupKind>(); ++g)
+    if (groups.count(std::string(EnumNames<GroupKind>::names[g])))
+      group_names.emplace_back(EnumNames<GroupKind>::names[g]);
+  if (groups.count("other")) group_names.emplace_back("other");
+  for (const std::string& name : group_names) {
+    double p = 0.0, m = 0.0, pw = 0.0, mw = 0.0;
+    for (std::size_t i = 0; i < active.size(); ++i) {
+      const std::int32_t mr = meas.rank(active[i]), pr = pred.rank(mapped[i]);
+      m += transfer_of(meas_transfer, mr, name, used, true);
+      p += transfer_of(pred_transfer, pr, name, pred_steps, true);
+      mw += std::max(0.0, lookup(meas_activity[active[i]].comm_group_time_s, name) -
+                              transfer_of(meas_transfer, mr, name, used, false));
+      pw += std::max(0.0, lookup(pred_activity[mapped[i]].comm_group_time_s, name) -
+                              transfer_of(pred_transfer, pr, name, pred_steps, false));
+    }
+    c.comm_groups.push_back(metric(name, {p / n_active, m / n_active}));
+    c.comm_waits.push_back(metric(name, {pw / n_active, mw / n_active}));
   }
-  if (groups.count("other"))
-    c.comm_groups.push_back(
-        metric("other", mean_pair([&](const RankActivity& a) { return lookup(a.comm_group_time_s, "other"); })));
 
   // Peak memory per measured rank with a record.
   std::map<std::int32_t, std::int32_t> rank_to_pred(c.rank_map.begin(), c.rank_map.end());

@@ -108,7 +108,10 @@ void write_comparison_table(const Comparison& c, std::ostream& out, const Render
     for (const auto& m : c.classes)
       t.add({m.name, format_duration_s(m.predicted), format_duration_s(m.measured), format_error_percent(m.error)});
     for (const auto& m : c.comm_groups)
-      t.add({"comm " + m.name + " (all)", format_duration_s(m.predicted), format_duration_s(m.measured),
+      t.add({"comm " + m.name + " transfer", format_duration_s(m.predicted), format_duration_s(m.measured),
+             format_error_percent(m.error)});
+    for (const auto& m : c.comm_waits)
+      t.add({"comm " + m.name + " wait", format_duration_s(m.predicted), format_duration_s(m.measured),
              format_error_percent(m.error)});
     t.write(out);
   }
@@ -182,6 +185,9 @@ json comparison_json(const Comparison& c) {
   json groups = json::array();
   for (const auto& m : c.comm_groups) groups.push_back(metric_json(m));
   j["comm_groups"] = std::move(groups);
+  json waits = json::array();
+  for (const auto& m : c.comm_waits) waits.push_back(metric_json(m));
+  j["comm_waits"] = std::move(waits);
   json ops = json::array();
   for (const auto& o : c.ops)
     ops.push_back({{"program", o.program},
@@ -230,7 +236,8 @@ void write_comparison_markdown(const Comparison& c, std::ostream& out, const Ren
   };
   row(c.step_time.name, c.step_time.predicted, c.step_time.measured, c.step_time.error);
   for (const auto& m : c.classes) row(m.name, m.predicted, m.measured, m.error);
-  for (const auto& m : c.comm_groups) row("comm " + m.name + " (all)", m.predicted, m.measured, m.error);
+  for (const auto& m : c.comm_groups) row("comm " + m.name + " transfer", m.predicted, m.measured, m.error);
+  for (const auto& m : c.comm_waits) row("comm " + m.name + " wait", m.predicted, m.measured, m.error);
   if (!c.memory.empty()) {
     out << "\n## Peak memory\n\n| rank | as predicted | predicted | measured | error % |\n|---:|---:|---:|---:|---:|\n";
     for (const auto& m : c.memory)

@@ -50,7 +50,7 @@ void ComparisonTableModel::set_comparison(const reports::Comparison* c) {
         add(m, reports::is_comm_class(m.name) ? c->options.comm_tolerance : c->options.step_time_tolerance, m.name);
       for (const auto& m : c->comm_groups) {
         add(m, c->options.comm_tolerance, "comm:" + m.name + ":");
-        rows_.back().name = QStringLiteral("comm %1 (all)").arg(q(m.name));
+        rows_.back().name = QStringLiteral("comm %1 transfer").arg(q(m.name));
       }
     } else {
       for (const auto& k : c->checks)

@@ -73,10 +73,83 @@ TEST(Compare, WarmupCanBeKept) {
   options.warmup_steps = 0;
   const Comparison c = compare(predicted_trace(), measured_trace(), options);
   EXPECT_EQ(c.steps_used.size(), 3u);
-  // Windows 4700, 470, 490 -> 5660 / 3.
-  EXPECT_NEAR(c.step_time.measured, 5660e-9 / 3.0, 1e-15);
+  // Step time is the median window: windows 4700, 470, 490 -> 490 (their mean would be 5660 / 3).
+  EXPECT_NEAR(c.step_time.measured, 490e-9, 1e-15);
   // gemm: step 0 is 1100 + 1400 = 2500 on both ranks: (2500 + 2500 + 250 + 290 + 270 + 310) / 6 = 1020.
   EXPECT_NEAR(metric(c.classes, "gemm").measured, 1020e-9, 1e-15);
+}
+
+// The measured trace with the communication spans the executor records (one per all-reduce op span).
+plan::Trace measured_with_comm_spans(const char* type0 = "all_reduce", const char* type1 = "all_reduce") {
+  plan::Trace t = measured_trace();
+  for (const auto& s : t.ops) {
+    if (s.op != 4) continue;
+    plan::CommSpan c;
+    c.rank = s.rank;
+    c.group = GroupKind::dp;
+    c.group_id = 3;
+    c.type = s.rank == 0 ? type0 : type1;
+    c.bytes = 4096;
+    c.step = s.step;
+    c.start_ns = s.start_ns;
+    c.end_ns = s.end_ns;
+    t.comm.push_back(c);
+  }
+  return t;
+}
+
+TEST(Compare, CommunicationIsSplitIntoTransferAndWait) {
+  const Comparison c = compare(predicted_trace(), measured_with_comm_spans());
+  // Step 1: rank 0 arrives at +300, rank 1 at +320, both end at +420: transfer 100 each, rank 0
+  // waited 20. Step 2 likewise (+320, +340, end +440). Transfer 100 per rank and step; wait
+  // (20 + 0) / 2 = 10. Predicted: the comm span [250, 350] is the op span: transfer 100, wait 0.
+  ASSERT_EQ(c.comm_groups.size(), 1u);
+  EXPECT_NEAR(c.comm_groups[0].measured, 100e-9, 1e-15);
+  EXPECT_NEAR(c.comm_groups[0].predicted, 100e-9, 1e-15);
+  EXPECT_NEAR(c.comm_groups[0].error, 0.0, 1e-12);
+  ASSERT_EQ(c.comm_waits.size(), 1u);
+  EXPECT_NEAR(c.comm_waits[0].measured, 10e-9, 1e-15);
+  EXPECT_NEAR(c.comm_waits[0].predicted, 0.0, 1e-15);
+  // The op class keeps the whole op time: (120 + 100) / 2 = 110.
+  EXPECT_NEAR(metric(c.classes, "comm:dp:all_reduce").measured, 110e-9, 1e-15);
+  // The check is on the transfer.
+  EXPECT_NEAR(check(c, "comm dp").measured, 100e-9, 1e-15);
+  EXPECT_TRUE(check(c, "comm dp").passed);
+  const nlohmann::json j = comparison_json(c);
+  EXPECT_NEAR(j["comm_waits"][0]["measured"].get<double>(), 10e-9, 1e-15);
+}
+
+TEST(Compare, PointToPointOnATwoMemberGroupMatchesSendWithRecv) {
+  // Rank 0 sends (arrives +300 in step 1, +320 in step 2), rank 1 receives (+320, +340); both end
+  // together: the transfer starts when the later one is posted, 100 ns, as for the collective.
+  const Comparison c = compare(predicted_trace(), measured_with_comm_spans("send", "recv"));
+  EXPECT_NEAR(c.comm_groups[0].measured, 100e-9, 1e-15);
+  EXPECT_NEAR(c.comm_waits[0].measured, 10e-9, 1e-15);
+  // Two sends do not match each other: each span counts whole, (120 + 100) / 2 = 110.
+  const Comparison u = compare(predicted_trace(), measured_with_comm_spans("send", "send"));
+  EXPECT_NEAR(u.comm_groups[0].measured, 110e-9, 1e-15);
+}
+
+TEST(Compare, TransferIsTheMedianOverSteps) {
+  // Step 2's all-reduce made 1000 ns longer on both ranks: per-step transfers 100 and 1100 -> median
+  // of two = 600; with a third step equal to step 1 the median is back to 100.
+  plan::Trace m = measured_with_comm_spans();
+  for (auto& s : m.comm)
+    if (s.step == 2) s.end_ns += 1000;
+  EXPECT_NEAR(compare(predicted_trace(), m).comm_groups[0].measured, 600e-9, 1e-15);
+  for (const auto& s : measured_with_comm_spans().comm)
+    if (s.step == 1) {
+      plan::CommSpan x = s;
+      x.step = 3;
+      m.comm.push_back(x);
+    }
+  for (const auto& o : measured_trace().ops)
+    if (o.step == 1) {
+      plan::OpSpan x = o;
+      x.step = 3;
+      m.ops.push_back(x);
+    }
+  EXPECT_NEAR(compare(predicted_trace(), m).comm_groups[0].measured, 100e-9, 1e-15);
 }
 
 TEST(Compare, TooFewStepsAfterWarmup) {

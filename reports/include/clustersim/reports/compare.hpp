@@ -13,14 +13,24 @@
 //  * Per op class ("gemm", "attention", "memory", "optimizer", each "comm:<group>:<type>",
 //    "p2p:<group>", "io", ...): the time a rank spends in ops of that class (sum of durations).
 //    "idle" is the compute stream's idle time in the step window (bubbles, exposed waits).
-//  * Step time: the mean step window. Peak memory: RankMemory::peak_bytes per measured rank
-//    against its predicted counterpart. Communication per group kind: sum of durations of the
-//    "comm:<group>:*" and "p2p:<group>" ops.
+//  * Step time: the median step window over the steps used (a real step's wall-clock time; the
+//    median keeps a step disturbed by other load on a shared machine from moving the check). Peak
+//    memory: RankMemory::peak_bytes per measured rank against its predicted counterpart.
+//  * Communication per group kind is split into transfer and wait, the same way for both traces,
+//    from their communication spans (Trace::comm): the spans of one operation are matched across its
+//    members (the k-th collective of a rank on a group id in a step, in start order, with the k-th of
+//    every other member; on a two-member group the k-th send a->b with the k-th recv on b), and a
+//    span's transfer is its end minus the latest start among them: the operation itself, from the
+//    last member's arrival to completion. The wait is the rest of the "comm:<group>:*" and
+//    "p2p:<group>" op time: the time a rank spent in the op before its peers arrived (skew, load
+//    imbalance, which the step time already carries). comm_groups holds the transfer time, the
+//    median over steps of its per-step sum; comm_waits the mean wait. A trace without comm spans
+//    counts whole op spans as transfer.
 //  * Relative error = (predicted - measured) / measured: positive means the prediction is too high;
 //    0 when both are 0, +infinity when only the measurement is 0 (rendered "n/a", JSON null).
 //  * Checks (pass/fail): |step time error| <= step_time_tolerance; the worst rank's |peak memory
-//    error| <= memory_tolerance; for each group kind whose measured time is at least
-//    comm_min_share of the measured step time, |error| <= comm_tolerance.
+//    error| <= memory_tolerance; for each group kind whose measured transfer time is at least
+//    comm_min_share of the measured step time, |transfer error| <= comm_tolerance.
 // Bad input throws InputError: traces of different scenarios, different programs, a measured
 // program the prediction has no rank for, too few steps after warm-up, no op spans, malformed spans.
 #pragma once
@@ -103,7 +113,8 @@ struct Comparison {
   MetricComparison step_time;                                   // seconds
   std::vector<MetricComparison> classes;                        // per op class, then "idle"; seconds per step per rank
   std::vector<RankMemoryComparison> memory;                     // per measured rank with a memory record
-  std::vector<MetricComparison> comm_groups;  // per group kind ("dp", "tp", ...); seconds per step per rank
+  std::vector<MetricComparison> comm_groups;  // transfer per group kind ("dp", "tp", ...); seconds per step per rank
+  std::vector<MetricComparison> comm_waits;   // wait for peers per group kind, same order; not checked
   std::vector<OpComparison> ops;              // by absolute error, largest first
   std::int64_t ops_only_predicted = 0;        // (program, op) pairs measured nowhere
   std::int64_t ops_only_measured = 0;         // (program, op) pairs predicted nowhere
@@ -122,7 +133,7 @@ void write_comparison_table(const Comparison& comparison, std::ostream& out, con
 // Schema "clustersim.comparison/1": { schema, scenario, hardware, predicted_backend,
 // measured_backend, passed, options{...}, steps_used[], steps_skipped, rank_map[[measured,
 // predicted]], step_time{name, predicted, measured, error}, classes[...], memory[{measured_rank,
-// predicted_rank, predicted_bytes, measured_bytes, error}], comm_groups[...], ops[{program, op,
+// predicted_rank, predicted_bytes, measured_bytes, error}], comm_groups[...], comm_waits[...], ops[{program, op,
 // name, class, predicted_ns, measured_ns, error}], ops_only_predicted, ops_only_measured,
 // checks[{name, predicted, measured, error, tolerance, passed}] }. Non-finite errors are null.
 inline constexpr const char* kComparisonSchema = "clustersim.comparison/1";
