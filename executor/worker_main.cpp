@@ -106,6 +106,7 @@ executor::CalibrationOptions full_grid() {
   o.attention_head_dims = {16, 32, 64, 128};
   o.memory_bytes.clear();
   for (std::int64_t b = 1 << 12; b <= (1 << 26); b *= 4) o.memory_bytes.push_back(b);
+  o.memory_dtypes = {DType::fp32, DType::bf16, DType::fp16};
   o.comm_bytes.clear();
   for (std::int64_t b = 1 << 12; b <= (1 << 24); b *= 4) o.comm_bytes.push_back(b);
   return o;

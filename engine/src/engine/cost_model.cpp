@@ -291,7 +291,7 @@ class Calibrated final : public CostModel {
         break;
       }
       default: {
-        const auto chain = plan::calibration_key_chain(op);
+        const auto chain = plan::calibration_key_chain(plan, op);
         for (std::size_t i = 0; i < chain.size() && !ns; ++i) {
           const auto it = memory_.find(chain[i]);
           if (it == memory_.end()) continue;

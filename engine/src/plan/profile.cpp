@@ -46,6 +46,26 @@ std::vector<std::string> calibration_key_chain(const Op& op) {
   return chain;
 }
 
+DType memory_op_dtype(const Plan& plan, const Op& op) {
+  auto is_float = [](DType d) { return d != DType::int32 && d != DType::int64 && d != DType::uint8; };
+  for (const auto* list : {&op.inputs, &op.outputs})
+    for (TensorId t : *list)
+      if (t >= 0 && static_cast<std::size_t>(t) < plan.tensors.size()) {
+        const DType d = plan.tensors[static_cast<std::size_t>(t)].dtype;
+        if (is_float(d)) return d;
+      }
+  return DType::fp32;
+}
+
+std::vector<std::string> calibration_key_chain(const Plan& plan, const Op& op) {
+  std::vector<std::string> chain = calibration_key_chain(op);
+  if (chain.empty()) return chain;
+  const DType d = memory_op_dtype(plan, op);
+  if (d == DType::fp32) return chain;
+  chain.insert(chain.begin(), chain.front() + "@" + std::string(to_string(d)));
+  return chain;
+}
+
 namespace {
 
 constexpr const char* kPlacementNames[] = {"intra", "inter"};

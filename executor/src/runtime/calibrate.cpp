@@ -143,16 +143,21 @@ struct MemorySample {
 };
 
 // Builds the sample of `key` whose main operand has about `elements` fp32 elements.
-MemorySample memory_sample(const std::string& key, std::int64_t elements) {
+// `f`: the storage dtype of the sample's activations, parameters and gradients.
+MemorySample memory_sample(const std::string& key, std::int64_t elements, DType f = DType::fp32) {
   SamplePlan s;
   MemorySample out;
   out.key = key;
-  const DType f = DType::fp32;
   const std::int64_t cols = std::min<std::int64_t>(1024, std::max<std::int64_t>(elements, 1));
   const std::int64_t rows = std::max<std::int64_t>(1, elements / cols), n = rows * cols;
-  auto vec = [&](const char* name, std::int64_t count, DType d = DType::fp32) { return s.tensor(name, d, {count}); };
+  // Statistics, flags and losses stay fp32 in every plan; the rest is stored in `f`.
+  const DType f32 = DType::fp32;
+  auto vec = [&](const char* name, std::int64_t count, DType d = DType::fp32) {
+    return s.tensor(name, d == f32 ? f : d, {count});
+  };
+  auto stat = [&](const char* name, std::int64_t count) { return s.tensor(name, f32, {count}); };
   auto mat = [&](const char* name, std::int64_t r, std::int64_t c, DType d = DType::fp32) {
-    return s.tensor(name, d, {r, c});
+    return s.tensor(name, d == f32 ? f : d, {r, c});
   };
   auto set_ints = [](TensorId id, std::int64_t count, std::int64_t modulo) {
     return [id, count, modulo](Worker& w) {
@@ -195,11 +200,11 @@ MemorySample memory_sample(const std::string& key, std::int64_t elements) {
     s.elementwise(name, {mat("dx", rows, cols)}, {mat("dwpe", rows, cols)}, 0.0, {1, rows, cols, 1}, true);
   } else if (name.rfind("xent_parallel", 0) == 0) {
     const std::int64_t v = 4096, r = std::max<std::int64_t>(1, elements / v);
-    const TensorId logits = mat("logits", r, v), max = vec("max", r), stats = vec("stats", 2 * r);
+    const TensorId logits = mat("logits", r, v), max = stat("max", r), stats = stat("stats", 2 * r);
     const TensorId targets = vec("targets", r, DType::int32);
     if (name == "xent_parallel_max") s.elementwise(name, {logits}, {max});
     if (name == "xent_parallel_stats") s.elementwise(name, {logits, max, targets}, {stats});
-    if (name == "xent_parallel_loss") s.elementwise(name, {stats, max}, {vec("losses", r)});
+    if (name == "xent_parallel_loss") s.elementwise(name, {stats, max}, {stat("losses", r)});
     if (name == "xent_parallel_backward") s.elementwise(name, {logits, targets, max, stats}, {logits}, 1.0);
     out.prepare = [set = set_ints(targets, r, v), stats, r](Worker& w) {
       set(w);
@@ -211,11 +216,11 @@ MemorySample memory_sample(const std::string& key, std::int64_t elements) {
   } else if (name == "zero") {
     s.elementwise(name, {}, {vec("x", n)});
   } else if (name == "check_finite") {
-    s.elementwise(name, {vec("x", n)}, {vec("flag", 1)});
+    s.elementwise(name, {vec("x", n)}, {stat("flag", 1)});
   } else if (name == "grad_norm_sq") {
-    s.elementwise(name, {vec("x", n)}, {vec("acc", 1)});
+    s.elementwise(name, {vec("x", n)}, {stat("acc", 1)});
   } else if (name == "clip_by_norm") {
-    const TensorId norm = vec("norm_sq", 1);
+    const TensorId norm = stat("norm_sq", 1);
     s.elementwise(name, {norm}, {vec("x", n)}, 1.0, {}, true);
     out.prepare = [norm](Worker& w) { w.write_tensor(norm, {4.0f}); };
   } else if (name == "maxpool" || name == "maxpool_backward" || name == "global_avgpool" ||
@@ -242,7 +247,7 @@ MemorySample memory_sample(const std::string& key, std::int64_t elements) {
     np.rows = r, np.cols = c;
     const std::int64_t stats = np.type == NormType::batchnorm ? c : r;
     const TensorId x = mat("x", r, c), g = vec("gamma", c), b = vec("beta", c), y = mat("y", r, c);
-    const TensorId mean = vec("mean", stats), rstd = vec("rstd", stats);
+    const TensorId mean = stat("mean", stats), rstd = stat("rstd", stats);
     if (np.direction == Direction::forward) {
       if (np.type == NormType::rmsnorm)
         s.op(OpKind::norm, np, {x, g}, {y, rstd});
@@ -265,7 +270,7 @@ MemorySample memory_sample(const std::string& key, std::int64_t elements) {
     sp.direction = parse_enum<Direction>(key.substr(13), "key");
     const TensorId logits = mat("logits", sp.rows, sp.vocab), targets = vec("targets", sp.rows, DType::int32);
     s.op(OpKind::softmax_xent, sp, {logits, targets},
-         {sp.direction == Direction::forward ? vec("losses", sp.rows) : logits});
+         {sp.direction == Direction::forward ? stat("losses", sp.rows) : logits});
     out.prepare = set_ints(targets, sp.rows, sp.vocab);
   } else if (key.rfind("embedding:", 0) == 0) {
     plan::EmbeddingParams ep;
@@ -456,18 +461,38 @@ void calibrate_attention(CommunicatorFactory& comms, const CalibrationOptions& o
 
 void calibrate_memory(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
                       const Progress& progress) {
-  const auto keys = memory_keys();
+  // Kinds whose storage dtype follows the model's precision; the optimizer (fp32 master weights)
+  // and casts (their dtypes are their parameters) are sampled in fp32 only.
+  auto per_dtype = [](const std::string& key) {
+    for (const char* prefix : {"elementwise:", "norm:", "softmax_xent:", "embedding:"})
+      if (key.rfind(prefix, 0) == 0) return true;
+    return key == "memory";
+  };
+  std::vector<std::pair<std::string, DType>> jobs;
+  for (DType d : o.memory_dtypes)
+    for (const auto& key : memory_keys())
+      if (d == DType::fp32 || per_dtype(key)) jobs.emplace_back(key, d);
   std::vector<std::pair<std::string, std::int64_t>> which;
   std::vector<double> times;
   std::size_t done = 0;
-  for (const auto& key : keys)
+  for (const auto& [key, dtype] : jobs) {
+    const std::string stored = dtype == DType::fp32 ? key : key + "@" + std::string(to_string(dtype));
     for (std::int64_t bytes : o.memory_bytes) {
-      progress("memory", static_cast<double>(done++) / static_cast<double>(keys.size() * o.memory_bytes.size()));
-      MemorySample sample = memory_sample(key, std::max<std::int64_t>(1, bytes / 4));
-      const Timing t = time_plan(sample.plan, o, sample.prepare);
-      which.emplace_back(key, plan::op_bytes(sample.plan, sample.plan.programs[0].ops[0]));
+      progress("memory", static_cast<double>(done++) / static_cast<double>(jobs.size() * o.memory_bytes.size()));
+      MemorySample sample = memory_sample(key, std::max<std::int64_t>(1, bytes / 4), dtype);
+      Timing t;
+      try {
+        t = time_plan(sample.plan, o, sample.prepare);
+      } catch (const InputError&) {
+        // The kernel does not take this dtype combination (every rank skips it alike): lookups of
+        // such ops fall back to the fp32 samples.
+        if (dtype == DType::fp32) throw;
+        break;
+      }
+      which.emplace_back(stored, plan::op_bytes(sample.plan, sample.plan.programs[0].ops[0]));
       times.push_back(t.mean_ns[0]);
     }
+  }
   average_over_ranks(comms, times);
   for (std::size_t i = 0; i < which.size(); ++i)
     if (which[i].second > 0) prof.memory[which[i].first].push_back({which[i].second, times[i]});

@@ -199,6 +199,34 @@ TEST(Calibrated, MemoryOpsInterpolateLogLogAndFollowTheKeyChain) {
   EXPECT_EQ(relu.fallback, "elementwise:relu from \"memory\" samples");
 }
 
+// The CPU backend converts each element to fp32, so a bf16 gelu takes about as long per element as
+// an fp32 one, i.e. twice as long per byte: bf16 ops read their own "@bf16" samples; an op of a
+// dtype without such samples falls back to the fp32 key, and says so.
+TEST(Calibrated, MemoryOpsOfAnotherStorageDtypeUseTheirOwnSamples) {
+  auto profile = grid_profile();
+  profile->memory["elementwise:gelu@bf16"] = {{1 << 10, 3000.0}, {1 << 22, 150'000.0}};
+  const auto model = make_cost_model("calibrated", test_hardware(1, 1), profile);
+  plan::Plan p;
+  for (DType d : {DType::bf16, DType::fp16, DType::fp32}) {
+    plan::Tensor t;
+    t.id = static_cast<plan::TensorId>(p.tensors.size()), t.dtype = d, t.bytes = 512;
+    p.tensors.push_back(t);
+  }
+  plan::Op bf16 = elementwise_op("gelu", 1 << 9, 1 << 9);
+  bf16.inputs = {0};
+  const OpCost c = model->op_cost(p, bf16);
+  EXPECT_EQ(c.time_ns, 3000);
+  EXPECT_TRUE(c.fallback.empty()) << c.fallback;
+  plan::Op fp16 = elementwise_op("gelu", 1 << 9, 1 << 9);
+  fp16.inputs = {1};
+  const OpCost h = model->op_cost(p, fp16);
+  EXPECT_EQ(h.time_ns, 2000);
+  EXPECT_EQ(h.fallback, "elementwise:gelu@fp16 from \"elementwise:gelu\" samples");
+  plan::Op fp32 = elementwise_op("gelu", 1 << 9, 1 << 9);
+  fp32.inputs = {2};
+  EXPECT_EQ(model->op_cost(p, fp32).time_ns, 2000);
+}
+
 TEST(Calibrated, OpsWithoutSamplesFallBackToRoofline) {
   auto profile = std::make_shared<plan::CalibrationProfile>();  // empty
   const plan::Hardware hw = test_hardware(1, 1);

@@ -121,5 +121,38 @@ TEST(Profile, CalibrationKeysAndTheirLookupChain) {
   EXPECT_TRUE(calibration_key_chain(gemm).empty());
 }
 
+// With the plan, a memory-bound op's chain starts with its storage dtype's key unless that is fp32;
+// the dtype is the first floating-point input's (integer token ids do not count).
+TEST(Profile, KeyChainOfAPlanOpStartsWithItsStorageDtype) {
+  Plan p;
+  for (DType d : {DType::int32, DType::bf16, DType::fp32}) {
+    Tensor t;
+    t.id = static_cast<TensorId>(p.tensors.size()), t.dtype = d;
+    p.tensors.push_back(t);
+  }
+  Op emb;
+  emb.kind = OpKind::embedding;
+  emb.params = EmbeddingParams{};
+  emb.inputs = {0, 1};
+  EXPECT_EQ(memory_op_dtype(p, emb), DType::bf16);
+  EXPECT_EQ(calibration_key_chain(p, emb),
+            (std::vector<std::string>{"embedding:forward@bf16", "embedding:forward", "embedding", "memory"}));
+  Op gelu;
+  gelu.kind = OpKind::elementwise;
+  ElementwiseParams e;
+  e.name = "gelu";
+  gelu.params = e;
+  gelu.inputs = {2};
+  EXPECT_EQ(calibration_key_chain(p, gelu), calibration_key_chain(gelu));
+  gelu.inputs = {};
+  gelu.outputs = {1};
+  EXPECT_EQ(calibration_key_chain(p, gelu).front(), "elementwise:gelu@bf16");
+  Op gemm;
+  gemm.kind = OpKind::gemm;
+  gemm.params = GemmParams{};
+  gemm.inputs = {1};
+  EXPECT_TRUE(calibration_key_chain(p, gemm).empty());
+}
+
 }  // namespace
 }  // namespace clustersim::plan

@@ -79,6 +79,14 @@ std::string calibration_key(const Op& op);
 // Lookup order for a memory-bound op: the key, its shorter prefixes, then "memory". Empty for
 // other kinds.
 std::vector<std::string> calibration_key_chain(const Op& op);
+// Storage dtype of a memory-bound op: the dtype of its first floating-point input (else output)
+// tensor; fp32 when it has none.
+DType memory_op_dtype(const Plan& plan, const Op& op);
+// The same chain for an op of `plan`, with dtype-specific keys first when the op's storage dtype is
+// not fp32: "<key>@<dtype>" (e.g. "elementwise:gelu@bf16"), then the chain above, whose samples are
+// fp32. A kernel that converts each element to fp32 (the CPU backend) takes as long per element in
+// bf16 as in fp32, so its time does not follow the bytes across dtypes: the samples must be per dtype.
+std::vector<std::string> calibration_key_chain(const Plan& plan, const Op& op);
 
 nlohmann::json to_json(const CalibrationProfile& profile);
 // Strict reader: InputError with the JSON path on any missing, mistyped or out-of-range field

@@ -33,7 +33,10 @@ struct CalibrationOptions {
   std::int64_t attention_heads = 4;
   std::vector<std::int64_t> attention_seqs = {128, 256, 512, 1024};
   std::vector<std::int64_t> attention_head_dims = {64, 128};
-  std::vector<std::int64_t> memory_bytes = {1 << 12, 1 << 16, 1 << 20, 1 << 24};  // main operand size
+  std::vector<std::int64_t> memory_bytes = {1 << 12, 1 << 16, 1 << 20, 1 << 24};  // main operand size (fp32)
+  // Storage dtypes of the memory-bound samples: fp32 samples go under the plain key, the others
+  // under "<key>@<dtype>" (plan::calibration_key_chain(plan, op)), at the same element counts.
+  std::vector<DType> memory_dtypes = {DType::fp32};
   std::vector<std::int64_t> comm_bytes = {1 << 12, 1 << 16, 1 << 20, 1 << 24};
   double min_sample_s = 0.01;  // repeat each sample until this much op time (within the bounds below)
   int min_repeats = 3, max_repeats = 50;
