@@ -22,7 +22,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libopenmpi-dev openmpi-bin
-  qt6-base-dev qt6-charts-dev libqt6svg6-dev libgl-dev
+  qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libgl-dev
 )
 
 install_missing() {
@@ -51,7 +51,11 @@ configure_and_build() {
   local generator=()
   if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
   if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-    cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type"
+    # MPI, the dashboard and the benchmarks are required here (ON), so that a missing package fails
+    # the build instead of silently dropping a component and its tests; CUDA stays AUTO (the
+    # toolkit is never installed by this script).
+    cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type" \
+      -DCLUSTERSIM_WITH_MPI=ON -DCLUSTERSIM_WITH_GUI=ON -DCLUSTERSIM_WITH_BENCHMARKS=ON
   fi
   cmake --build "$build_dir" --parallel "$jobs"
 }

@@ -25,6 +25,9 @@ _clustersim_found("OpenBLAS ${OPENBLAS_VERSION}")
 
 set(CLUSTERSIM_WITH_MPI AUTO CACHE STRING "Build the MPI executor and distributed sweeps (AUTO, ON or OFF)")
 find_package(MPI COMPONENTS C QUIET)
+if(CLUSTERSIM_WITH_MPI STREQUAL "ON" AND NOT MPI_C_FOUND)
+  message(FATAL_ERROR "CLUSTERSIM_WITH_MPI=ON but MPI was not found: install libopenmpi-dev openmpi-bin")
+endif()
 if(MPI_C_FOUND AND NOT CLUSTERSIM_WITH_MPI STREQUAL "OFF")
   set(CLUSTERSIM_WITH_MPI ON)
   find_program(CLUSTERSIM_MPIEXEC NAMES mpirun mpiexec HINTS ${MPI_HOME} PATH_SUFFIXES bin)
@@ -67,6 +70,12 @@ set(CLUSTERSIM_WITH_GUI AUTO CACHE STRING "Build the Qt6 dashboard (AUTO, ON or 
 if(NOT CLUSTERSIM_WITH_GUI STREQUAL "OFF")
   find_package(Qt6 6.2 QUIET COMPONENTS Widgets Charts Svg SvgWidgets Concurrent Test)
 endif()
+if(CLUSTERSIM_WITH_GUI STREQUAL "ON" AND NOT Qt6_FOUND)
+  # ON means required (bootstrap.sh asks for it): a silently skipped dashboard would leave its
+  # tests out of the run that must cover every component.
+  message(FATAL_ERROR "CLUSTERSIM_WITH_GUI=ON but Qt6 (Widgets, Charts, Svg, SvgWidgets, Concurrent, Test) "
+                      "was not found: install qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev")
+endif()
 if(Qt6_FOUND AND NOT CLUSTERSIM_WITH_GUI STREQUAL "OFF")
   set(CLUSTERSIM_WITH_GUI ON)
   _clustersim_found("Qt ${Qt6_VERSION} (Widgets, Charts)")
@@ -76,6 +85,9 @@ endif()
 
 set(CLUSTERSIM_WITH_BENCHMARKS AUTO CACHE STRING "Build Google Benchmark suites (AUTO, ON or OFF)")
 find_package(benchmark QUIET)
+if(CLUSTERSIM_WITH_BENCHMARKS STREQUAL "ON" AND NOT benchmark_FOUND)
+  message(FATAL_ERROR "CLUSTERSIM_WITH_BENCHMARKS=ON but Google Benchmark was not found: install libbenchmark-dev")
+endif()
 if(benchmark_FOUND AND NOT CLUSTERSIM_WITH_BENCHMARKS STREQUAL "OFF")
   set(CLUSTERSIM_WITH_BENCHMARKS ON)
   _clustersim_found("Google Benchmark ${benchmark_VERSION}")
