@@ -47,6 +47,8 @@ std::string search_path(const std::string& name) {
 }
 
 
+}  // namespace
+
 std::string make_temp_dir() {
   std::string pattern = (fs::temp_directory_path() / "clustersim-run-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr)
@@ -54,8 +56,6 @@ std::string make_temp_dir() {
                 std::strerror(errno));
   return pattern;
 }
-
-}  // namespace
 
 std::string find_mpiexec() {
   if (const char* env = std::getenv("CLUSTERSIM_MPIEXEC"); env != nullptr && *env != '\0') {
@@ -161,6 +161,21 @@ void check_backend(const std::string& backend) {
     throw InputError("--backend", "\"cuda\"", "\"cpu\": " + why);
   }
   throw InputError("--backend", "\"" + backend + "\"", "\"cpu\" or \"cuda\"");
+}
+
+plan::CalibrationProfile run_calibration(const CalibrationRequest& req) {
+  check_backend(req.backend);
+  std::vector<std::string> args{"--calibrate", req.out, "--backend", req.backend};
+  if (req.quick) args.emplace_back("--quick");
+  for (const auto& t : req.targets) args.insert(args.end(), {"--for", fs::absolute(t).string()});
+  for (const auto& s : req.overrides) args.insert(args.end(), {"--set", s});
+  if (req.grid) args.emplace_back("--grid");
+  const int code = run_process(mpi_command(req.mpi, args));
+  if (code == 2)
+    throw InputError("--backend " + req.backend, "options the worker refused (its message is above)",
+                     "a backend and options every rank can use");
+  if (code != 0) throw Error("calibration failed (mpirun exit status " + std::to_string(code) + ")");
+  return plan::read_profile_file(req.out);
 }
 
 MeasuredRun run_measured(const MeasuredRunRequest& req, const models::Scenario& sc, const plan::Plan& plan) {

@@ -21,6 +21,7 @@
 
 #include "clustersim/models/scenario.hpp"
 #include "clustersim/plan/plan.hpp"
+#include "clustersim/plan/profile.hpp"
 #include "clustersim/plan/trace.hpp"
 
 namespace clustersim::cli {
@@ -37,6 +38,9 @@ struct MpiOptions {
 // worker's check: clustersim itself may run on a host without one.)
 void check_backend(const std::string& backend);
 
+// A new private directory under the system's temporary directory; Error when it cannot be made.
+std::string make_temp_dir();
+
 // Path of mpirun (see above); Error when none is found.
 std::string find_mpiexec();
 // Path of clustersim-worker (see above); Error when none is found.
@@ -49,6 +53,21 @@ std::vector<std::string> mpi_command(const MpiOptions& mpi, const std::vector<st
 // or 128 + the signal that ended it. SIGINT/SIGTERM reach the child (mpirun ends its ranks) while
 // this process survives them to report what was measured.
 int run_process(const std::vector<std::string>& argv);
+
+// One calibration (`clustersim calibrate`, `validate --calibrate`): the worker's --calibrate.
+struct CalibrationRequest {
+  std::string out;  // the profile file the worker writes
+  std::string backend = "cpu";
+  bool quick = false;
+  std::vector<std::string> targets;    // --for scenarios (targeted calibration)
+  std::vector<std::string> overrides;  // --set, applied to the targets
+  bool grid = false;                   // with targets: the grids too
+  MpiOptions mpi;
+};
+
+// Runs the calibration under mpirun and reads back the profile. InputError when the worker refused
+// its options (exit 2), Error when it failed.
+plan::CalibrationProfile run_calibration(const CalibrationRequest& request);
 
 // One measured run of a scenario.
 struct MeasuredRunRequest {

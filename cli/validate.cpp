@@ -32,6 +32,7 @@ struct ValidateArgs {
   std::int64_t seed = -1;
   std::string format = "table";
   std::string report, predicted_out, measured_out, run_dir, hostfile;
+  bool calibrate = false;
 };
 
 // The format of a --report file: by its extension, else the --format.
@@ -70,6 +71,10 @@ CommandEntry add_validate(CLI::App& app) {
   cmd->add_option("--warmup", args->warmup, "Leading steps left out of the measurement")
       ->check(CLI::NonNegativeNumber)
       ->default_val(2);
+  cmd->add_flag("--calibrate", args->calibrate,
+                "First measure this scenario's own ops, collectives and host overheads, each alone (a targeted "
+                "`clustersim calibrate --for`, seconds), on the machine as it is now, and predict with them; "
+                "with --profile the profile is written there");
   cmd->add_option("--seed", args->seed, "Seed of the run (default: the scenario's)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--hostfile", args->hostfile, "Open MPI hostfile")->check(CLI::ExistingFile);
   cmd->add_option("--format", args->format, "Output format: table, json or markdown")
@@ -86,6 +91,30 @@ CommandEntry add_validate(CLI::App& app) {
       throw InputError("--warmup", std::to_string(args->warmup),
                        "fewer warm-up steps than --steps (" + std::to_string(args->steps) + ")");
     const plan::Plan plan = models::build_plan(loaded.scenario);
+
+    // Targeted calibration, just before the run (into a temporary directory without --profile).
+    std::string profile_dir;
+    struct RemoveDir {
+      std::string& dir;
+      ~RemoveDir() {
+        std::error_code ec;
+        if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+      }
+    } remove_profile_dir{profile_dir};
+    if (args->calibrate) {
+      if (args->backend != "cpu") throw InputError("--calibrate", "with --backend " + args->backend, "--backend cpu");
+      CalibrationRequest creq;
+      const std::string temp_dir = args->profile.empty() ? make_temp_dir() : "";
+      creq.out = args->profile.empty() ? temp_dir + "/profile.json" : std::filesystem::absolute(args->profile).string();
+      creq.targets = {args->scenario};
+      creq.overrides = args->overrides;
+      creq.mpi.ranks = std::max(2, plan.world_size);
+      creq.mpi.hostfile = args->hostfile;
+      std::cerr << "calibrating this scenario's ops, collectives and host overheads\n";
+      run_calibration(creq);
+      args->profile = creq.out;
+      if (!temp_dir.empty()) profile_dir = temp_dir;
+    }
 
     // Prediction.
     engine::SimulationOptions sim = simulation_options(loaded.scenario);

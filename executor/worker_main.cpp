@@ -10,6 +10,7 @@
 //   clustersim-worker SCENARIO [--set k=v]... --backend cpu|cuda --steps S --warmup W --run-dir DIR
 //                     [--seed N] [--out TRACE] [--blas-threads T] [--sequential]
 //   clustersim-worker --calibrate PROFILE [--backend cpu|cuda] [--quick] [--blas-threads T]
+//                     [--for SCENARIO]... [--set k=v]... [--grid]
 //
 // Exit codes as the CLI's: 0 ok, 2 bad input, 3 a failed run. After an error on one rank the worker
 // ends every rank (MPI_Abort), since the others would wait for it in a collective.
@@ -61,6 +62,8 @@ struct WorkerArgs {
   bool sequential = false;
   std::string calibrate;
   bool quick = false;
+  std::vector<std::string> targets;  // --for: scenarios whose exact ops are calibrated
+  bool grid = false;                 // with --for: also the shape and size grids
 };
 
 // A training process keeps the memory it frees for its next step (as a caching GPU allocator does).
@@ -126,6 +129,17 @@ int calibrate(const WorkerArgs& a, executor::CommunicatorFactory& comms) {
                                    : cuda  ? executor::cuda_calibration_defaults()
                                            : full_grid();
   o.blas_threads = a.blas_threads;
+  if (!a.targets.empty()) {
+    if (cuda)
+      throw InputError("--for", "\"" + a.targets.front() + "\" with --backend cuda",
+                       "--backend cpu: targeted calibration measures the CPU executor's own ops");
+    for (const auto& path : a.targets) {
+      nlohmann::json j = models::load_scenario_json(path);
+      for (const auto& ov : a.overrides) models::apply_override(j, ov);
+      o.targets.push_back(models::build_plan(models::parse_scenario(j)));
+    }
+    o.grid = a.grid;
+  }
   const bool tty = comms.world_rank() == 0 && isatty(2);
   std::string last_phase;
   o.progress = [&](const std::string& phase, double fraction) {
@@ -216,6 +230,9 @@ int main(int argc, char** argv) {
   app.add_flag("--sequential", a.sequential, "Run each rank's streams on one thread, in program order");
   app.add_option("--calibrate", a.calibrate, "Measure a calibration profile into this file instead of running");
   app.add_flag("--quick", a.quick, "With --calibrate: a small grid (seconds)");
+  app.add_option("--for", a.targets,
+                 "With --calibrate: measure this scenario's exact ops, collectives and transfers (repeatable)");
+  app.add_flag("--grid", a.grid, "With --calibrate --for: also measure the shape and size grids");
   try {
     app.parse(argc, argv);
     if (a.calibrate.empty() && a.scenario.empty()) throw CLI::RequiredError("scenario");

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include <sys/wait.h>
@@ -115,6 +116,45 @@ TEST_F(ExecutorCli, CalibrateQuickWritesAProfileTheEngineReads) {
   const plan::Trace t = engine::simulate(models::build_plan(sc), models::hardware_of(sc), o);
   EXPECT_GT(t.summary.step_time_s, 0.0);
   EXPECT_EQ(t.extra.at("cost_model").at("profile").at("backend"), "cpu");
+}
+
+// `calibrate --for` measures the scenario's own ops (one exact sample per distinct kernel op, its
+// collective at its size and dtype) with as many ranks as it runs, and the prediction with that
+// profile times every kernel op from an exact sample; `validate --calibrate` does it just before the
+// run and keeps the profile where --profile says.
+TEST_F(ExecutorCli, TargetedCalibrationCoversEveryOpOfTheScenario) {
+  const std::string path = temp("targeted.json");
+  const Result r = shell(cli() + " calibrate --for " + scenario() + " -o " + path);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("exact ops"), std::string::npos) << r.out;
+  const auto profile = std::make_shared<const plan::CalibrationProfile>(plan::read_profile_file(path));
+  const models::Scenario sc = models::parse_scenario(models::load_scenario_json(scenario()));
+  const plan::Plan plan = models::build_plan(sc);
+  std::set<std::string> measured;
+  for (const auto& s : profile->ops) measured.insert(s.signature);
+  for (const auto& op : plan.programs[0].ops) {
+    const std::string sig = plan::op_signature(plan, op);
+    if (!sig.empty()) {
+      EXPECT_TRUE(measured.count(sig)) << op.name;
+    }
+  }
+  bool bucket = false;  // the data-parallel gradient all-reduce, at its exact size
+  for (const auto& c : profile->collectives)
+    bucket |= c.type == CollectiveType::all_reduce && c.ranks == 2 && c.dtype == DType::fp32 && c.bytes > (1 << 20);
+  EXPECT_TRUE(bucket);
+  engine::SimulationOptions o;
+  o.cost_model = "calibrated";
+  o.profile = profile;
+  const plan::Trace t = engine::simulate(plan, models::hardware_of(sc), o);
+  for (const auto& f : t.extra.at("cost_model").at("fallbacks"))
+    EXPECT_EQ(f.at("what").get<std::string>().find("no exact sample"), std::string::npos) << f.dump();
+
+  const std::string kept = temp("kept-profile.json");
+  const Result v = shell(cli() + " validate " + scenario() + " --calibrate --profile " + kept +
+                         " --steps 4 --warmup 1 --tolerance 1000 --memory-tolerance 1000 --comm-tolerance 1000");
+  EXPECT_EQ(v.code, 0) << v.out;
+  EXPECT_NE(v.out.find("calibrating this scenario"), std::string::npos) << v.out;
+  EXPECT_FALSE(plan::read_profile_file(kept).ops.empty());
 }
 
 TEST_F(ExecutorCli, ValidateExitCodeFollowsTheTolerance) {

@@ -221,7 +221,7 @@ double ShapeTable::time_ns(const std::array<double, 3>& log_shape) const {
 
 MeasuredComm::MeasuredComm(const plan::CalibrationProfile& profile) {
   std::map<Key, std::vector<plan::ByteTimeSample>> grouped;
-  for (const auto& c : profile.collectives) grouped[Key{c.type, c.placement, c.ranks}].push_back({c.bytes, c.time_ns});
+  for (const auto& c : profile.collectives) grouped[Key{c.type, c.placement, c.ranks, c.dtype}].push_back({c.bytes, c.time_ns});
   for (auto& [key, samples] : grouped) series_.emplace(key, LinearCurve(std::move(samples)));
   if (!profile.p2p.empty()) p2p_.emplace(profile.p2p);
 }
@@ -244,18 +244,27 @@ double ring_factor(CollectiveType type, std::int32_t n) {
 }  // namespace
 
 std::optional<double> MeasuredComm::collective_ns(CollectiveType type, std::int32_t ranks, std::int64_t bytes,
-                                                  plan::Placement placement, std::string& fallback) const {
+                                                  plan::Placement placement, DType dtype,
+                                                  std::string& fallback) const {
   fallback.clear();
   if (ranks <= 1 || bytes <= 0) return 0.0;
-  const auto exact = series_.find(Key{type, placement, ranks});
+  const auto exact = series_.find(Key{type, placement, ranks, dtype});
   if (exact != series_.end()) return exact->second.time_ns(static_cast<double>(bytes));
-  // Nearest group size (log distance; the larger on ties), same placement first.
+  if (dtype != DType::fp32) {
+    const auto as_fp32 = series_.find(Key{type, placement, ranks, DType::fp32});
+    if (as_fp32 != series_.end()) {
+      fallback = std::string(to_string(type)) + " " + std::string(to_string(dtype)) + " from fp32 samples";
+      return as_fp32->second.time_ns(static_cast<double>(bytes));
+    }
+  }
+  // Nearest group size (log distance; the larger on ties), same placement, then same dtype first.
   const Key* best = nullptr;
   double best_score = std::numeric_limits<double>::max();
   for (const auto& [key, curve] : series_) {
     if (key.type != type || key.ranks <= 1) continue;
     const double score = std::fabs(std::log(static_cast<double>(key.ranks) / ranks)) +
-                         (key.placement == placement ? 0.0 : 1000.0) - 1e-9 * key.ranks;
+                         (key.placement == placement ? 0.0 : 1000.0) + (key.dtype == dtype ? 0.0 : 100.0) -
+                         1e-9 * key.ranks;
     if (score < best_score) {
       best_score = score;
       best = &key;

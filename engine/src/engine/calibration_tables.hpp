@@ -81,8 +81,10 @@ class MeasuredComm {
   explicit MeasuredComm(const plan::CalibrationProfile& profile);
   // Time of a collective, or nullopt when the profile has no sample of `type`. `fallback` is set
   // when the series used differs in ranks or placement (its time is scaled by the ring factor).
+  // Series of the collective's dtype first; a dtype without samples uses the fp32 series at the
+  // same bytes (and says so in `fallback`).
   std::optional<double> collective_ns(CollectiveType type, std::int32_t ranks, std::int64_t bytes,
-                                      plan::Placement placement, std::string& fallback) const;
+                                      plan::Placement placement, DType dtype, std::string& fallback) const;
   std::optional<double> p2p_ns(std::int64_t bytes) const;
 
  private:
@@ -90,6 +92,7 @@ class MeasuredComm {
     CollectiveType type;
     plan::Placement placement;
     std::int32_t ranks;
+    DType dtype;
     auto operator<=>(const Key&) const = default;
   };
   std::map<Key, LinearCurve> series_;

@@ -249,7 +249,21 @@ class Calibrated final : public CostModel {
 
     for (const auto& [key, samples] : profile_->memory)
       if (!samples.empty()) memory_.emplace(key, detail::LogLogCurve(samples));
+    for (const auto& o : profile_->ops) exact_[o.signature] = o.time_ns;
+    if (!profile_->host.alloc.empty()) alloc_.emplace(profile_->host.alloc);
   }
+
+  std::int64_t dispatch_ns(const plan::Plan& plan, const Op& op) const override {
+    double ns = profile_->host.dispatch_ns;
+    if (alloc_)
+      for (plan::TensorId id : op.allocs) {
+        const plan::Tensor& t = plan.tensors[static_cast<std::size_t>(id)];
+        if (t.view_of == plan::kNone && t.bytes > 0) ns += alloc_->time_ns(static_cast<double>(t.bytes));
+      }
+    return static_cast<std::int64_t>(std::llround(ns));
+  }
+
+  std::int64_t wake_ns() const override { return static_cast<std::int64_t>(std::llround(profile_->host.wake_ns)); }
 
   std::string_view name() const override { return "calibrated"; }
 
@@ -263,6 +277,13 @@ class Calibrated final : public CostModel {
   OpCost op_cost(const plan::Plan& plan, const Op& op) const override {
     if (!is_kernel(op.kind)) return {non_kernel_ns(hw_, op), {}};
     OpCost out;
+    if (!exact_.empty()) {
+      // A targeted calibration measured this very op (plan::op_signature): its time, not an interpolation.
+      if (const auto it = exact_.find(plan::op_signature(plan, op)); it != exact_.end()) {
+        out.time_ns = static_cast<std::int64_t>(std::llround(it->second));
+        return out;
+      }
+    }
     std::optional<double> ns;
     switch (op.kind) {
       case OpKind::gemm: {
@@ -303,6 +324,8 @@ class Calibrated final : public CostModel {
     }
     if (ns) {
       out.time_ns = static_cast<std::int64_t>(std::llround(*ns));
+      if (!exact_.empty() && out.fallback.empty())
+        out.fallback = "interpolated: no exact sample of this op in the targeted profile";
       return out;
     }
     out.time_ns = to_ns(rates_.kernel_s(plan, op)) + hw_.gpu.kernel_launch_ns;
@@ -363,6 +386,8 @@ class Calibrated final : public CostModel {
   std::optional<detail::ShapeTable> gemm_all_;
   std::map<AttentionKey, detail::ShapeTable> attention_;
   std::map<std::string, detail::LogLogCurve> memory_;
+  std::map<std::string, double> exact_;  // op signature -> measured ns
+  std::optional<detail::LogLogCurve> alloc_;
 };
 
 using Factory =

@@ -60,10 +60,10 @@ class AnalyticalNetwork final : public NetworkModel {
     while (!queue_.empty() && queue_.top().time_ns <= now_ns) completed.push_back(queue_.pop().token);
   }
 
-  void start_collective(TimeNs now_ns, CollectiveType type, std::int32_t group_id, std::int64_t bytes,
+  void start_collective(TimeNs now_ns, CollectiveType type, std::int32_t group_id, std::int64_t bytes, DType dtype,
                         Token token) override {
     std::string_view algorithm;
-    const TimeNs ns = time_collective(type, group_id, bytes, algorithm, &fallbacks_);
+    const TimeNs ns = time_collective(type, group_id, bytes, dtype, algorithm, &fallbacks_);
     const auto kind = static_cast<std::size_t>(levels_.kind_of(group_id));
     ++picked_[kind][static_cast<std::size_t>(type)][label_index(algorithm)];
     queue_.push(now_ns + ns, token);
@@ -93,7 +93,7 @@ class AnalyticalNetwork final : public NetworkModel {
 
   TimeNs collective_time_ns(CollectiveType type, std::int32_t group_id, std::int64_t bytes) const override {
     std::string_view algorithm;
-    return time_collective(type, group_id, bytes, algorithm, nullptr);
+    return time_collective(type, group_id, bytes, DType::fp32, algorithm, nullptr);
   }
 
   nlohmann::json report() const override {
@@ -110,13 +110,13 @@ class AnalyticalNetwork final : public NetworkModel {
   }
 
  private:
-  TimeNs time_collective(CollectiveType type, std::int32_t group_id, std::int64_t bytes, std::string_view& algorithm,
-                         std::set<std::string>* fallbacks) const {
+  TimeNs time_collective(CollectiveType type, std::int32_t group_id, std::int64_t bytes, DType dtype,
+                         std::string_view& algorithm, std::set<std::string>* fallbacks) const {
     const PathCost& p = levels_.group_path(group_id);
     if (measured_) {
       std::string note;
-      const auto ns = measured_->collective_ns(type, p.ranks, bytes,
-                                               p.inter_node ? plan::Placement::inter : plan::Placement::intra, note);
+      const auto ns = measured_->collective_ns(
+          type, p.ranks, bytes, p.inter_node ? plan::Placement::inter : plan::Placement::intra, dtype, note);
       if (ns) {
         if (fallbacks && !note.empty()) fallbacks->insert(note);
         algorithm = "measured";

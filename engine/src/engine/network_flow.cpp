@@ -193,7 +193,7 @@ class FlowNetwork final : public NetworkModel {
     }
   }
 
-  void start_collective(TimeNs now_ns, CollectiveType type, std::int32_t group_id, std::int64_t bytes,
+  void start_collective(TimeNs now_ns, CollectiveType type, std::int32_t group_id, std::int64_t bytes, DType,
                         Token token) override {
     const std::int32_t templ = collective_template(type, group_id, bytes);
     ++picked_[static_cast<std::size_t>(levels_.kind_of(group_id))][static_cast<std::size_t>(type)]

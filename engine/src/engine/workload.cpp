@@ -15,6 +15,7 @@ namespace {
 // rendezvous, transfers (channel, message).
 constexpr Token kCollectiveToken = Token{1} << 60;
 constexpr Token kTransferToken = Token{2} << 60;
+constexpr Token kDispatchToken = Token{3} << 60;  // | op token: the op's host dispatch time is over
 constexpr Token kIdMask = (Token{1} << 60) - 1;
 
 OpTag tag_of(OpKind kind) {
@@ -44,6 +45,8 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
   t.tag.resize(n);
   t.stream.resize(n);
   t.cost_ns.assign(n, 0);
+  t.dispatch_ns.assign(n, 0);
+  t.wake_ns = cost.wake_ns();
   t.initial_pending.assign(n, 0);
   t.comm.resize(n);
   t.p2p_ordinal.assign(n, -1);
@@ -81,6 +84,7 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
     const plan::Op& op = prog.ops[i];
     t.tag[i] = tag_of(op.kind);
     t.stream[i] = op.stream;
+    t.dispatch_ns[i] = cost.dispatch_ns(plan, op);
     for (plan::TensorId a : op.allocs) t.allocs.push_back(use_of(a));
     for (plan::TensorId f : op.frees) t.frees.push_back(use_of(f));
     t.alloc_offset[i + 1] = static_cast<std::int32_t>(t.allocs.size());
@@ -100,7 +104,7 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
       }
       case OpTag::collective: {
         const auto& p = std::get<plan::CollectiveParams>(op.params);
-        t.comm[i] = {p.type, p.group, 0, 0, p.bytes};
+        t.comm[i] = {p.type, p.group, 0, 0, p.bytes, p.dtype};
         t.comm_ordinal[i] = t.comm_count++;
         break;
       }
@@ -148,6 +152,7 @@ Workload::Workload(const plan::Plan& plan, const plan::RankGroups& groups, const
   start_.assign(static_cast<std::size_t>(ops), -1);
   end_.assign(static_cast<std::size_t>(ops), -1);
   transfer_start_.assign(static_cast<std::size_t>(comm), -1);
+  woken_.assign(static_cast<std::size_t>(ops), 0);
   for (const Slot& slot : slots_)
     std::copy(slot.table->initial_pending.begin(), slot.table->initial_pending.end(), pending_.begin() + slot.base);
 
@@ -280,7 +285,10 @@ void Workload::start() {
 
 void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
   for (const Token token : completed) {
-    if (token < kCollectiveToken) {
+    if (token >= kDispatchToken) {
+      const Token op = token & kIdMask;
+      start_op(now_ns, static_cast<std::int32_t>(op >> 32), static_cast<std::int32_t>(op & 0xffffffff));
+    } else if (token < kCollectiveToken) {
       finish(now_ns, static_cast<std::int32_t>(token >> 32), static_cast<std::int32_t>(token & 0xffffffff));
     } else if (token < kTransferToken) {
       VirtualGroup& vg = vgroups_[static_cast<std::size_t>(token & kIdMask)];
@@ -324,11 +332,27 @@ void Workload::finish(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   const auto s0 = t.succ_offset[static_cast<std::size_t>(op)], s1 = t.succ_offset[static_cast<std::size_t>(op) + 1];
   for (auto i = s0; i < s1; ++i) {
     const std::int32_t next = t.succ[static_cast<std::size_t>(i)];
-    if (--pending_[static_cast<std::size_t>(slot.base + next)] == 0) ready_.push_back(op_token(s, next));
+    if (--pending_[static_cast<std::size_t>(slot.base + next)] == 0) {
+      woken_[static_cast<std::size_t>(slot.base + next)] =
+          t.stream[static_cast<std::size_t>(op)] != t.stream[static_cast<std::size_t>(next)];
+      ready_.push_back(op_token(s, next));
+    }
   }
 }
 
 void Workload::begin(TimeNs now_ns, std::int32_t s, std::int32_t op) {
+  const Slot& slot = slots_[static_cast<std::size_t>(s)];
+  const OpTable& t = *slot.table;
+  const std::int64_t delay =
+      t.dispatch_ns[static_cast<std::size_t>(op)] + (woken_[static_cast<std::size_t>(slot.base + op)] ? t.wake_ns : 0);
+  if (delay > 0) {
+    compute_.start(now_ns, s, static_cast<double>(delay), false, kDispatchToken | op_token(s, op));
+    return;
+  }
+  start_op(now_ns, s, op);
+}
+
+void Workload::start_op(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   Slot& slot = slots_[static_cast<std::size_t>(s)];
   const OpTable& t = *slot.table;
   start_[static_cast<std::size_t>(slot.base + op)] = now_ns;
@@ -374,6 +398,7 @@ void Workload::arrive(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   if (vg.arrived == 0) {
     vg.type = c.type;
     vg.bytes = c.bytes;
+    vg.dtype = c.dtype;
   } else if (vg.type != c.type || vg.bytes != c.bytes) {
     const Token first = arrivals_[static_cast<std::size_t>(vg.arrivals_offset)];
     const auto fs = static_cast<std::int32_t>(first >> 32);
@@ -386,7 +411,7 @@ void Workload::arrive(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   }
   arrivals_[static_cast<std::size_t>(vg.arrivals_offset + vg.arrived++)] = op_token(s, op);
   if (vg.arrived < vg.needed) return;
-  network_.start_collective(now_ns, vg.type, vg.group_id, vg.bytes, kCollectiveToken | v);
+  network_.start_collective(now_ns, vg.type, vg.group_id, vg.bytes, vg.dtype, kCollectiveToken | v);
   for (std::int32_t i = 0; i < vg.arrived; ++i) {
     const Token member = arrivals_[static_cast<std::size_t>(vg.arrivals_offset + i)];
     mark_transfer(now_ns, static_cast<std::int32_t>(member >> 32), static_cast<std::int32_t>(member & 0xffffffff));

@@ -33,6 +33,7 @@ struct CommInfo {
   std::int32_t peer_offset = 0;
   std::int32_t tag = 0;  // p2p only
   std::int64_t bytes = 0;
+  DType dtype = DType::fp32;  // collectives only
 };
 
 // Everything about one program the event loop needs, computed once.
@@ -42,6 +43,10 @@ struct OpTable {
   std::vector<OpTag> tag;
   std::vector<plan::StreamId> stream;  // per op
   std::vector<std::int64_t> cost_ns;            // local ops; 0 for communication
+  // Host time before an op starts on its stream (CostModel::dispatch_ns), and the extra when it was
+  // released by an op of another stream (CostModel::wake_ns); zero for most cost models.
+  std::vector<std::int64_t> dispatch_ns;
+  std::int64_t wake_ns = 0;
   std::vector<std::int32_t> succ_offset, succ;  // CSR: ops released when an op finishes
   std::vector<std::int32_t> initial_pending;    // stream predecessor + deps
   std::vector<std::int32_t> alloc_offset, free_offset;
@@ -116,6 +121,7 @@ class Workload {
     std::int64_t arrivals_offset = 0;
     CollectiveType type = CollectiveType::all_reduce;
     std::int64_t bytes = 0;
+    DType dtype = DType::fp32;
   };
   struct Channel {  // p2p from one slot to another with one tag
     std::int32_t from = 0, to = 0, tag = 0;
@@ -126,7 +132,9 @@ class Workload {
     return (static_cast<Token>(slot) << 32) | static_cast<Token>(op);
   }
   void finish(TimeNs now_ns, std::int32_t slot, std::int32_t op);
+  // An op became ready: starts it, or first waits for its host dispatch time (OpTable::dispatch_ns).
   void begin(TimeNs now_ns, std::int32_t slot, std::int32_t op);
+  void start_op(TimeNs now_ns, std::int32_t slot, std::int32_t op);
   void arrive(TimeNs now_ns, std::int32_t slot, std::int32_t op);
   void post(TimeNs now_ns, std::int32_t slot, std::int32_t op);
   void mark_transfer(TimeNs now_ns, std::int32_t slot, std::int32_t op);
@@ -139,6 +147,7 @@ class Workload {
   std::vector<std::int32_t> pending_;
   std::vector<std::int64_t> start_, end_;
   std::vector<std::int64_t> transfer_start_;  // per communication op instance
+  std::vector<std::uint8_t> woken_;           // per op instance: released by an op of another stream
   std::int64_t finished_ = 0;
   std::vector<Token> ready_;  // op tokens released in the current batch
 

@@ -62,7 +62,9 @@ json names(const std::vector<E>& v) {
   return a;
 }
 
-json params_to_json(const OpParams& params) {
+}  // namespace
+
+json to_json(const OpParams& params) {
   return std::visit(
       [](const auto& p) -> json {
         using T = std::decay_t<decltype(p)>;
@@ -117,6 +119,8 @@ json params_to_json(const OpParams& params) {
       },
       params);
 }
+
+namespace {
 
 template <typename E>
 E enum_at(ObjectReader& r, std::string_view key) {
@@ -321,7 +325,7 @@ json to_json(const Plan& plan) {
     json ops = json::array();
     for (const auto& op : p.ops) {
       json jo = {{"id", op.id}, {"name", op.name}, {"kind", to_string(op.kind)}, {"stream", op.stream},
-                 {"params", params_to_json(op.params)}};
+                 {"params", to_json(op.params)}};
       if (!op.inputs.empty()) jo["inputs"] = op.inputs;
       if (!op.outputs.empty()) jo["outputs"] = op.outputs;
       if (!op.allocs.empty()) jo["allocs"] = op.allocs;

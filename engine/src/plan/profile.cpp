@@ -66,6 +66,42 @@ std::vector<std::string> calibration_key_chain(const Plan& plan, const Op& op) {
   return chain;
 }
 
+std::string op_signature(const Plan& plan, const Op& op) {
+  switch (op.kind) {
+    case OpKind::gemm:
+    case OpKind::attention:
+    case OpKind::conv2d:
+    case OpKind::elementwise:
+    case OpKind::norm:
+    case OpKind::softmax_xent:
+    case OpKind::embedding:
+    case OpKind::optimizer:
+    case OpKind::cast:
+      break;
+    default:
+      return "";
+  }
+  std::string s(to_string(op.kind));
+  s += to_json(op.params).dump();
+  auto tensors = [&](const char* label, const std::vector<TensorId>& ids) {
+    s += label;
+    for (TensorId id : ids) {
+      const Tensor& t = plan.tensors.at(static_cast<std::size_t>(id));
+      s += std::string(to_string(t.dtype)) + "[";
+      for (std::size_t d = 0; d < t.shape.size(); ++d) s += (d ? "," : "") + std::to_string(t.shape[d]);
+      if (t.shape.empty()) s += std::to_string(t.bytes) + "B";
+      s += "]";
+      if (&ids == &op.outputs)
+        for (std::size_t i = 0; i < op.inputs.size(); ++i)
+          if (op.inputs[i] == id) s += "=in" + std::to_string(i);
+      s += ";";
+    }
+  };
+  tensors("|in:", op.inputs);
+  tensors("|out:", op.outputs);
+  return s;
+}
+
 namespace {
 
 constexpr const char* kPlacementNames[] = {"intra", "inter"};
@@ -123,7 +159,10 @@ json to_json(const CalibrationProfile& p) {
                            {"ranks", c.ranks},
                            {"bytes", c.bytes},
                            {"time_ns", c.time_ns},
-                           {"placement", kPlacementNames[static_cast<int>(c.placement)]}});
+                           {"placement", kPlacementNames[static_cast<int>(c.placement)]},
+                           {"dtype", to_string(c.dtype)}});
+  json ops = json::array();
+  for (const auto& o : p.ops) ops.push_back({{"signature", o.signature}, {"example", o.example}, {"time_ns", o.time_ns}});
   return {{"schema", p.schema},
           {"backend", p.backend},
           {"device", p.device},
@@ -133,6 +172,9 @@ json to_json(const CalibrationProfile& p) {
           {"memory", memory},
           {"collectives", collectives},
           {"p2p", byte_time_list(p.p2p)},
+          {"ops", ops},
+          {"host",
+           {{"dispatch_ns", p.host.dispatch_ns}, {"wake_ns", p.host.wake_ns}, {"alloc", byte_time_list(p.host.alloc)}}},
           {"overlap", {{"compute_slowdown", p.overlap_compute_slowdown}}},
           {"kernel_overhead_ns", p.kernel_overhead_ns}};
 }
@@ -194,11 +236,33 @@ CalibrationProfile profile_from_json(const json& j) {
       s.time_ns = c.number("time_ns", 1e-9, 1e300);
       s.placement =
           c.choice_or("placement", "intra", {"intra", "inter"}) == "intra" ? Placement::intra : Placement::inter;
+      if (c.has("dtype")) s.dtype = c.enumeration<DType>("dtype");
       c.finish();
       p.collectives.push_back(s);
     }
   }
   if (const json* v = r.find("p2p")) p.p2p = byte_time_from(*v, "p2p");
+  if (r.has("ops")) {
+    const json& ops = array_at(r, "ops");
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      ObjectReader o(ops[i], "ops[" + std::to_string(i) + "]");
+      OpSample s;
+      s.signature = o.string("signature");
+      if (s.signature.empty())
+        throw InputError("ops[" + std::to_string(i) + "].signature", "\"\"", "an op signature (plan::op_signature)");
+      s.example = o.string_or("example", "");
+      s.time_ns = o.number("time_ns", 1e-9, 1e300);
+      o.finish();
+      p.ops.push_back(std::move(s));
+    }
+  }
+  if (const json* v = r.find("host")) {
+    ObjectReader h(*v, "host");
+    p.host.dispatch_ns = h.number_or("dispatch_ns", 0.0, 0.0, 1e12);
+    p.host.wake_ns = h.number_or("wake_ns", 0.0, 0.0, 1e12);
+    if (const json* a = h.find("alloc")) p.host.alloc = byte_time_from(*a, "host.alloc");
+    h.finish();
+  }
   if (const json* v = r.find("overlap")) {
     ObjectReader o(*v, "overlap");
     p.overlap_compute_slowdown = o.number_or("compute_slowdown", 1.0, 1.0, 100.0);

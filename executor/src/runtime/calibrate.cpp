@@ -10,7 +10,10 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include "clustersim/executor/cpu/gemm.hpp"
 #include "clustersim/executor/rng.hpp"
@@ -100,10 +103,11 @@ void fill_floats(Worker& w, const plan::Plan& p) {
 }
 
 struct Timing {
-  std::vector<double> mean_ns;  // per op of the sample plan
+  std::vector<double> mean_ns;  // per op of the sample plan: the median over the repeats
 };
 
-// Runs the sample plan repeatedly; mean span per op over the repeats after the first.
+// Runs the sample plan repeatedly; the median span per op over the repeats after the first (a
+// repeat preempted by the host, or faulting pages back in, does not move it).
 Timing time_plan(const plan::Plan& p, const CalibrationOptions& o, const std::function<void(Worker&)>& prepare = {}) {
   auto comms = make_local_communicators();
   RunOptions ro;
@@ -125,12 +129,15 @@ Timing time_plan(const plan::Plan& p, const CalibrationOptions& o, const std::fu
   const int reps = std::clamp(static_cast<int>(std::ceil(o.min_sample_s * 1e9 / first)), o.min_repeats, o.max_repeats);
   for (int r = 0; r < reps; ++r) w.run_step();
   const RankRecord rec = w.record();
-  Timing t;
-  t.mean_ns.assign(ops.size(), 0.0);
+  std::vector<std::vector<double>> samples(ops.size());
   for (std::size_t s = 1; s < rec.steps.size(); ++s)
     for (const auto& span : rec.steps[s].ops)
-      t.mean_ns[static_cast<std::size_t>(span.op)] += static_cast<double>(span.end_ns - span.start_ns) / reps;
-  for (auto& v : t.mean_ns) v = std::max(v, 1.0);
+      samples[static_cast<std::size_t>(span.op)].push_back(static_cast<double>(span.end_ns - span.start_ns));
+  Timing t;
+  for (auto& v : samples) {
+    std::sort(v.begin(), v.end());
+    t.mean_ns.push_back(std::max(v.empty() ? 1.0 : v[v.size() / 2], 1.0));
+  }
   return t;
 }
 
@@ -510,15 +517,386 @@ double measure_overhead(CommunicatorFactory& comms, const CalibrationOptions& o)
   return v[0];
 }
 
-// Collectives over the first n ranks for n = 2, 4, ... and the world; p2p ping-pong 0 <-> 1.
+// --- targeted calibration: the exact ops, collectives and transfers of given plans ------------------
+
+// A one-op plan running a copy of `op` of `src` on fresh, persistent tensors of the same dtypes and
+// shapes (an input that is also an output stays one tensor), named like the original op.
+plan::Plan exact_op_plan(const plan::Plan& src, const plan::Op& op) {
+  SamplePlan s;
+  std::map<TensorId, TensorId> clone;
+  auto map = [&](TensorId id) {
+    if (const auto it = clone.find(id); it != clone.end()) return it->second;
+    const plan::Tensor& t = src.tensors.at(static_cast<std::size_t>(id));
+    std::vector<std::int64_t> shape = t.shape;
+    if (shape.empty()) shape = {std::max<std::int64_t>(1, t.bytes / dtype_bytes(t.dtype))};
+    return clone[id] = s.tensor(t.name, t.dtype, shape);
+  };
+  std::vector<TensorId> in, out;
+  for (TensorId id : op.inputs) in.push_back(map(id));
+  for (TensorId id : op.outputs) out.push_back(map(id));
+  const OpId id = s.op(op.kind, op.params, std::move(in), std::move(out));
+  s.p.programs[0].ops[static_cast<std::size_t>(id)].name = op.name;
+  return std::move(s.p);
+}
+
+// Values that keep a cloned op on the path a training step takes (fill_floats gives every float
+// tensor N(0, 0.3^2); integers stay 0, a valid token, target and index): a clear non-finite flag
+// (a set one skips the optimizer update), non-negative second moments and norms (a negative one
+// sends sqrt down its slow error path), positive softmax sums.
+void prepare_exact(Worker& w, const plan::Plan& p) {
+  const plan::Op& op = p.programs[0].ops[0];
+  auto transform = [&](TensorId id, const std::function<float(float)>& f) {
+    std::vector<float> v = w.read_tensor(id);
+    for (auto& x : v) x = f(x);
+    w.write_tensor(id, v);
+  };
+  const auto positive = [](float x) { return std::fabs(x) + 1.0f; };
+  if (op.kind == OpKind::optimizer) {
+    const auto& q = std::get<plan::OptimizerParams>(op.params);
+    if (q.found_inf && op.inputs.size() > 1) transform(op.inputs[1], [](float) { return 0.0f; });
+    if (q.kind == OptimizerKind::adamw && op.outputs.size() > 3) transform(op.outputs[3], [](float x) { return x * x; });
+  } else if (op.kind == OpKind::elementwise) {
+    const std::string& name = std::get<plan::ElementwiseParams>(op.params).name;
+    if (name == "clip_by_norm" && !op.inputs.empty()) transform(op.inputs[0], positive);
+    if (name == "xent_parallel_loss" && !op.inputs.empty()) transform(op.inputs[0], positive);
+    if (name == "xent_parallel_backward" && op.inputs.size() > 3) transform(op.inputs[3], positive);
+  }
+}
+
+// Every target plan's distinct kernel ops by signature (std::map: the same order on every rank).
+std::map<std::string, std::pair<const plan::Plan*, const plan::Op*>> exact_ops(const std::vector<plan::Plan>& targets) {
+  std::map<std::string, std::pair<const plan::Plan*, const plan::Op*>> ops;
+  for (const auto& p : targets)
+    for (const auto& prog : p.programs)
+      for (const auto& op : prog.ops) {
+        std::string sig = plan::op_signature(p, op);
+        if (!sig.empty()) ops.emplace(std::move(sig), std::make_pair(&p, &op));
+      }
+  return ops;
+}
+
+void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
+                         const Progress& progress) {
+  const auto ops = exact_ops(o.targets);
+  std::vector<double> times;
+  for (const auto& [sig, where] : ops) {
+    progress("exact ops", static_cast<double>(times.size()) / static_cast<double>(ops.size()));
+    const plan::Plan sample = exact_op_plan(*where.first, *where.second);
+    double t = 0.0;
+    try {
+      t = time_plan(sample, o, [&sample](Worker& w) { prepare_exact(w, sample); }).mean_ns[0];
+    } catch (const Error&) {
+      t = 0.0;  // deterministic, so every rank skips it: the op keeps the interpolated tables
+    }
+    times.push_back(t);
+  }
+  average_over_ranks(comms, times);
+  std::size_t i = 0;
+  for (const auto& [sig, where] : ops) {
+    if (times[i] > 0.0) prof.ops.push_back({sig, where.second->name, times[i]});
+    ++i;
+  }
+}
+
+// The collectives (type, group size, bytes, dtype) and transfer sizes of the target plans.
+struct CommTargets {
+  std::set<std::tuple<CollectiveType, std::int32_t, std::int64_t, DType>> collectives;
+  std::set<std::int64_t> p2p_bytes;
+};
+
+CommTargets comm_targets(const std::vector<plan::Plan>& targets) {
+  CommTargets out;
+  for (const auto& p : targets) {
+    const plan::RankGroups groups(p);
+    for (std::size_t prog = 0; prog < p.programs.size(); ++prog) {
+      const auto first = std::find(p.program_of_rank.begin(), p.program_of_rank.end(), static_cast<std::int32_t>(prog));
+      if (first == p.program_of_rank.end()) continue;
+      const auto rank = static_cast<plan::Rank>(first - p.program_of_rank.begin());
+      for (const auto& op : p.programs[prog].ops) {
+        if (op.kind == OpKind::collective) {
+          const auto& c = std::get<plan::CollectiveParams>(op.params);
+          const std::int32_t g = groups.group_of(rank, c.group);
+          if (g == plan::kNone || c.bytes <= 0) continue;
+          const auto n = static_cast<std::int32_t>(p.groups.at(static_cast<std::size_t>(g)).ranks.size());
+          if (n > 1) out.collectives.emplace(c.type, n, c.bytes, c.dtype);
+        } else if (op.kind == OpKind::send) {
+          const auto bytes = std::get<plan::P2PParams>(op.params).bytes;
+          if (bytes > 0) out.p2p_bytes.insert(bytes);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// A buffer of `bytes` holding ones in `dtype` (sums of ones stay finite over a few repetitions).
+std::vector<std::byte> ones(std::int64_t bytes, DType dtype) {
+  std::vector<std::byte> b(static_cast<std::size_t>(bytes));
+  const std::int64_t n = bytes / dtype_bytes(dtype);
+  if (dtype == DType::fp32 || dtype == DType::tf32) {
+    std::vector<float> one(static_cast<std::size_t>(n), 1.0f);
+    std::memcpy(b.data(), one.data(), static_cast<std::size_t>(n) * sizeof(float));
+  } else if (dtype == DType::bf16 || dtype == DType::fp16) {
+    const std::uint16_t bits = dtype == DType::bf16 ? 0x3F80 : 0x3C00;
+    for (std::int64_t i = 0; i < n; ++i) std::memcpy(b.data() + i * 2, &bits, 2);
+  }
+  return b;
+}
+
+// One collective on `comm` (n members) over `bytes` of `dtype`.
+void run_collective(Communicator& comm, CollectiveType type, std::int64_t bytes, DType dtype, std::byte* a,
+                    std::byte* b) {
+  const int n = comm.size();
+  const std::int64_t count = bytes / dtype_bytes(dtype);
+  switch (type) {
+    case CollectiveType::all_reduce:
+      comm.all_reduce(a, count, dtype, ReduceKind::sum);
+      break;
+    case CollectiveType::all_gather:
+      comm.all_gather(a, b, count / n, dtype);
+      break;
+    case CollectiveType::reduce_scatter:
+      comm.reduce_scatter(a, b, count / n, dtype, ReduceKind::sum);
+      break;
+    case CollectiveType::broadcast:
+      comm.broadcast(a, count, dtype, 0);
+      break;
+    case CollectiveType::reduce:
+      comm.reduce(a, count, dtype, ReduceKind::sum, 0);
+      break;
+    case CollectiveType::all_to_all:
+      comm.all_to_all(a, b, count / n, dtype);
+      break;
+  }
+}
+
+// The operation itself, as a run's comparison measures it (from the last member's arrival to
+// completion): the members start together after a barrier, on a freshly written buffer as a step's
+// gradients are; each member's median over `reps`, averaged over the members (0 for non-members).
+double isolated_collective_ns(Communicator* comm, Communicator& world, CollectiveType type, std::int64_t bytes,
+                              DType dtype, int n) {
+  double mine = 0.0;
+  if (comm != nullptr) {
+    const std::vector<std::byte> fresh = ones(bytes, dtype);
+    std::vector<std::byte> a = fresh, b(static_cast<std::size_t>(bytes));
+    const int reps = static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 25) / std::max<std::int64_t>(bytes, 1), 5, 41));
+    run_collective(*comm, type, bytes, dtype, a.data(), b.data());  // warm-up
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+      std::memcpy(a.data(), fresh.data(), fresh.size());
+      comm->barrier();
+      const auto t0 = Clock::now();
+      run_collective(*comm, type, bytes, dtype, a.data(), b.data());
+      t.push_back(seconds_since(t0) * 1e9);
+    }
+    mine = median_of(std::move(t));
+  }
+  world.all_reduce_f64(&mine, 1, ReduceKind::sum);
+  return mine / n;
+}
+
+// A collective over every rank as a run issues it: a compute stream writes the buffer (as a backward
+// pass writes a gradient bucket), the rank's communication stream thread is woken for the
+// collective, and the compute stream waits for its result; run by the executor's Worker with one
+// thread per stream over the MPI communicators. The time is the comparison's transfer: from the
+// last member's start to this member's end, the median over steps, averaged over the ranks.
+double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, std::int64_t bytes, DType dtype) {
+  const int n = comms.world_size();
+  SamplePlan s;
+  s.p.world_size = n;
+  s.p.program_of_rank.assign(static_cast<std::size_t>(n), 0);
+  plan::Group g;
+  g.id = 0;
+  g.kind = GroupKind::dp;
+  for (int r = 0; r < n; ++r) g.ranks.push_back(r);
+  s.p.groups.push_back(g);
+  s.p.programs[0].streams.push_back({1, "dp_comm", StreamKind::comm});
+  const std::int64_t count = bytes / dtype_bytes(dtype);
+  const bool sharded_out = type == CollectiveType::reduce_scatter;
+  const bool sharded_in = type == CollectiveType::all_gather;
+  const TensorId full = s.tensor("buf", dtype, {count});
+  const TensorId part = s.tensor("part", dtype, {std::max<std::int64_t>(1, count / n)});
+  const TensorId x = s.tensor("x", DType::fp32, {1});
+  const OpId produce = s.elementwise("zero", {}, {sharded_in ? part : full});
+  plan::CollectiveParams cp;
+  cp.type = type, cp.group = GroupKind::dp, cp.bytes = bytes, cp.dtype = dtype;
+  std::vector<TensorId> in{sharded_in ? part : full}, out;
+  if (sharded_out) out = {part};
+  if (sharded_in) out = {full};
+  const OpId coll = s.op(OpKind::collective, cp, in, out);
+  s.p.programs[0].ops[static_cast<std::size_t>(coll)].stream = 1;
+  s.p.programs[0].ops[static_cast<std::size_t>(coll)].deps = {produce};
+  const OpId consume = s.elementwise("zero", {}, {x});
+  s.p.programs[0].ops[static_cast<std::size_t>(consume)].deps = {coll};
+
+  RunOptions ro;
+  ro.threading = StreamThreading::thread_per_stream;
+  ro.warmup_steps = 0;
+  ro.timeline_max_samples = 1;
+  const int steps = static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 25) / std::max<std::int64_t>(bytes, 1), 8, 41));
+  std::vector<double> starts, ends;
+  {
+    Worker w(s.p, comms, ro);
+    for (int i = 0; i <= steps; ++i) w.run_step();
+    const RankRecord rec = w.record();
+    for (std::size_t i = 1; i < rec.steps.size(); ++i)
+      for (const auto& span : rec.steps[i].ops)
+        if (span.op == coll) {
+          starts.push_back(static_cast<double>(span.start_ns));
+          ends.push_back(static_cast<double>(span.end_ns));
+        }
+  }
+  std::vector<double> latest = starts;
+  comms.world().all_reduce_f64(latest.data(), static_cast<std::int64_t>(latest.size()), ReduceKind::max);
+  std::vector<double> transfer;
+  for (std::size_t i = 0; i < ends.size(); ++i)
+    transfer.push_back(std::max(0.0, ends[i] - std::max(latest[i], starts[i])));  // as reports::compare
+  double mine = median_of(std::move(transfer));
+  comms.world().all_reduce_f64(&mine, 1, ReduceKind::sum);
+  return mine / n;  // 0 when no member waited for another (a root that never waits): see the caller
+}
+
+// One-way transfer between members 0 and 1, posted together after a barrier: the median of each
+// side's time, averaged over the two sides.
+double isolated_p2p_ns(Communicator* comm, Communicator& world, std::int64_t bytes) {
+  double mine = 0.0;
+  if (comm != nullptr && comm->index() < 2) {
+    std::vector<std::byte> buf(static_cast<std::size_t>(bytes));
+    const int reps = static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 25) / bytes, 5, 41));
+    std::vector<double> t;
+    for (int r = 0; r <= reps; ++r) {
+      comm->barrier();
+      const auto t0 = Clock::now();
+      if (comm->index() == 0)
+        comm->send(buf.data(), bytes, 1, 7);
+      else
+        comm->recv(buf.data(), bytes, 0, 7);
+      if (r > 0) t.push_back(seconds_since(t0) * 1e9);  // the first is a warm-up
+    }
+    mine = median_of(std::move(t));
+  } else if (comm != nullptr) {
+    for (int r = 0; r <= static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 25) / bytes, 5, 41)); ++r)
+      comm->barrier();
+  }
+  world.all_reduce_f64(&mine, 1, ReduceKind::sum);
+  return mine / 2.0;
+}
+
+// --- host overheads: what a stream thread spends between ops -------------------------------------------
+
+// Runs `p` with one thread per stream, as a run does, and returns the spans of every step after the
+// first, per op.
+std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> threaded_spans(const plan::Plan& p, int steps) {
+  auto comms = make_local_communicators();
+  RunOptions ro;
+  ro.threading = StreamThreading::thread_per_stream;
+  ro.warmup_steps = 0;
+  ro.timeline_max_samples = 1;
+  Worker w(p, *comms, ro);
+  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> spans(p.programs[0].ops.size());
+  for (int s = 0; s < steps; ++s) {
+    w.run_step();
+    if (s == 0) continue;
+    const RankRecord record = w.record();
+    for (const auto& span : record.steps.back().ops)
+      spans[static_cast<std::size_t>(span.op)].emplace_back(span.start_ns, span.end_ns);
+  }
+  return spans;
+}
+
+// dispatch_ns: the median gap between tiny ops following each other on one stream; wake_ns: the
+// median gap of ops released by the other stream, less dispatch_ns; alloc: the gap before an op that
+// allocates a tensor of each size, less dispatch_ns.
+void calibrate_host(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof) {
+  SamplePlan s;
+  s.p.programs[0].streams.push_back({1, "side", StreamKind::compute});
+  const TensorId x0 = s.tensor("x0", DType::fp32, {1}), x1 = s.tensor("x1", DType::fp32, {1});
+  auto tiny = [&](plan::StreamId stream, std::vector<OpId> deps) {
+    const OpId id = s.elementwise("zero", {}, {stream == 0 ? x0 : x1});
+    auto& op = s.p.programs[0].ops[static_cast<std::size_t>(id)];
+    op.stream = stream;
+    op.deps = std::move(deps);
+    return id;
+  };
+  constexpr int kChain = 24;
+  std::vector<OpId> same_stream, woken;
+  OpId last = tiny(0, {});
+  for (int i = 0; i < kChain; ++i) same_stream.push_back(last = tiny(0, {}));
+  for (int i = 0; i < kChain; ++i) {
+    const OpId side = tiny(1, {last});
+    woken.push_back(side);
+    woken.push_back(last = tiny(0, {side}));
+  }
+  std::vector<std::pair<std::int64_t, OpId>> allocating;  // (bytes, op)
+  for (std::int64_t bytes : o.memory_bytes) {
+    const TensorId t = s.tensor("alloc", DType::fp32, {std::max<std::int64_t>(1, bytes / 4)});
+    bytes = s.p.tensors[static_cast<std::size_t>(t)].bytes;
+    auto& persistent = s.p.programs[0].persistent;
+    persistent.erase(std::find(persistent.begin(), persistent.end(), t));
+    s.p.tensors[static_cast<std::size_t>(t)].persistent = false;
+    const OpId a = tiny(0, {});
+    s.p.programs[0].ops[static_cast<std::size_t>(a)].allocs.push_back(t);
+    const OpId f = tiny(0, {});
+    s.p.programs[0].ops[static_cast<std::size_t>(f)].frees.push_back(t);
+    allocating.emplace_back(bytes, a);
+  }
+  const auto spans = threaded_spans(s.p, std::max(12, o.min_repeats + 1));
+  const auto& ops = s.p.programs[0].ops;
+  // The gap before op `id`: its start minus the latest end among its stream predecessor and deps.
+  auto gap = [&](OpId id) {
+    std::vector<double> g;
+    for (std::size_t k = 0; k < spans[static_cast<std::size_t>(id)].size(); ++k) {
+      std::int64_t ready = 0;
+      for (OpId d : ops[static_cast<std::size_t>(id)].deps) ready = std::max(ready, spans[static_cast<std::size_t>(d)][k].second);
+      for (OpId prev = id - 1; prev >= 0; --prev)
+        if (ops[static_cast<std::size_t>(prev)].stream == ops[static_cast<std::size_t>(id)].stream) {
+          ready = std::max(ready, spans[static_cast<std::size_t>(prev)][k].second);
+          break;
+        }
+      g.push_back(static_cast<double>(spans[static_cast<std::size_t>(id)][k].first - ready));
+    }
+    return median_of(std::move(g));
+  };
+  auto median_gap = [&](const std::vector<OpId>& ids) {
+    std::vector<double> g;
+    for (OpId id : ids) g.push_back(gap(id));
+    return median_of(std::move(g));
+  };
+  std::vector<double> v = {median_gap(same_stream), median_gap(woken)};
+  for (const auto& [bytes, id] : allocating) v.push_back(gap(id));
+  average_over_ranks(comms, v);
+  prof.host.dispatch_ns = std::max(0.0, v[0]);
+  prof.host.wake_ns = std::max(0.0, v[1] - v[0]);
+  prof.host.alloc.clear();
+  for (std::size_t i = 0; i < allocating.size(); ++i)
+    prof.host.alloc.push_back({allocating[i].first, std::max(1.0, v[2 + i] - v[0])});
+}
+
+// Collectives over the first n ranks for n = 2, 4, ... and the world, at the grid's sizes in fp32
+// and at the exact (type, group size, bytes, dtype) of the target plans; one-way transfers between
+// ranks 0 and 1 at the grid's and the targets' sizes. Every time is an isolated operation
+// (isolated_collective_ns, isolated_p2p_ns).
 void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
                     const Progress& progress) {
   const int world = comms.world_size(), me = comms.world_rank();
   // placement: intra when the members share one host
   const auto hosts = comms.world().gather_strings(detail::host_name(), 0);
-  std::vector<int> sizes;
-  for (int n = 2; n < world; n *= 2) sizes.push_back(n);
-  sizes.push_back(world);
+  const CommTargets targets = comm_targets(o.targets);
+  std::set<int> size_set;
+  if (o.grid) {
+    for (int n = 2; n < world; n *= 2) size_set.insert(n);
+    size_set.insert(world);
+  }
+  for (const auto& c : targets.collectives)
+    if (std::get<1>(c) <= world) size_set.insert(std::get<1>(c));
+  if (!targets.p2p_bytes.empty() || o.grid) size_set.insert(2);
+  const std::vector<int> sizes(size_set.begin(), size_set.end());
   std::vector<double> intra(sizes.size(), 0.0);
   if (me == 0)
     for (std::size_t i = 0; i < sizes.size(); ++i)
@@ -532,80 +910,45 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
                                   CollectiveType::reduce_scatter, CollectiveType::broadcast,
                                   CollectiveType::reduce,         CollectiveType::all_to_all};
   std::size_t done = 0;
+  const std::size_t total =
+      (o.grid ? sizes.size() * o.comm_bytes.size() * std::size(types) : 0) + targets.collectives.size();
   for (std::size_t si = 0; si < sizes.size(); ++si) {
     const int n = sizes[si];
+    const plan::Placement placement = intra[si] > 0.5 ? plan::Placement::intra : plan::Placement::inter;
     plan::Group g;
     g.kind = GroupKind::world;
     for (int r = 0; r < n; ++r) g.ranks.push_back(r);
     const bool member = me < n;
     auto comm = comms.create(GroupKind::world, member ? &g : nullptr, member ? me : 0);
-    for (std::int64_t bytes : o.comm_bytes) {
-      const std::int64_t count = std::max<std::int64_t>(n, bytes / 4 / n * n);  // fp32, divisible by n
-      std::vector<float> a(static_cast<std::size_t>(count), 1.0f), b(static_cast<std::size_t>(count), 0.0f);
-      const int reps =
-          static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 24) / std::max<std::int64_t>(bytes, 1), 3, 50));
-      for (CollectiveType type : types) {
-        progress("collectives", static_cast<double>(done++) /
-                                    static_cast<double>(sizes.size() * o.comm_bytes.size() * std::size(types)));
-        double t = 0.0;
-        if (member) {
-          auto once = [&] {
-            switch (type) {
-              case CollectiveType::all_reduce:
-                comm->all_reduce(a.data(), count, DType::fp32, ReduceKind::sum);
-                break;
-              case CollectiveType::all_gather:
-                comm->all_gather(a.data(), b.data(), count / n, DType::fp32);
-                break;
-              case CollectiveType::reduce_scatter:
-                comm->reduce_scatter(a.data(), b.data(), count / n, DType::fp32, ReduceKind::sum);
-                break;
-              case CollectiveType::broadcast:
-                comm->broadcast(a.data(), count, DType::fp32, 0);
-                break;
-              case CollectiveType::reduce:
-                comm->reduce(a.data(), count, DType::fp32, ReduceKind::sum, 0);
-                break;
-              case CollectiveType::all_to_all:
-                comm->all_to_all(a.data(), b.data(), count / n, DType::fp32);
-                break;
-            }
-          };
-          once();  // warm-up
-          comm->barrier();
-          const auto t0 = Clock::now();
-          for (int r = 0; r < reps; ++r) once();
-          t = seconds_since(t0) * 1e9 / reps;
-          std::fill(a.begin(), a.end(), 1.0f);
-        }
-        comms.world().all_reduce_f64(&t, 1, ReduceKind::max);
-        prof.collectives.push_back(
-            {type, n, count * 4, t, intra[si] > 0.5 ? plan::Placement::intra : plan::Placement::inter});
+    Communicator* mine = member ? comm.get() : nullptr;
+    // Over every rank as a run issues it (run_like_collective_ns); over fewer, isolated.
+    auto collective_ns = [&](CollectiveType type, std::int64_t bytes, DType dtype) {
+      if (n == world && type != CollectiveType::all_to_all) {
+        const double t = run_like_collective_ns(comms, type, bytes, dtype);
+        if (t >= 1.0) return t;
       }
-    }
-    if (n == 2 || (n == world && sizes.size() == 1)) {
-      // p2p one-way time between members 0 and 1
+      return isolated_collective_ns(mine, comms.world(), type, bytes, dtype, n);
+    };
+    if (o.grid)
       for (std::int64_t bytes : o.comm_bytes) {
-        std::vector<std::byte> buf(static_cast<std::size_t>(bytes));
-        const int reps = static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 24) / bytes, 3, 50));
-        double t = 0.0;
-        if (me < 2) {
-          comm->barrier();
-          const auto t0 = Clock::now();
-          for (int r = 0; r < reps; ++r) {
-            if (me == 0) {
-              comm->send(buf.data(), bytes, 1, 7);
-              comm->recv(buf.data(), bytes, 1, 7);
-            } else {
-              comm->recv(buf.data(), bytes, 0, 7);
-              comm->send(buf.data(), bytes, 0, 7);
-            }
-          }
-          t = seconds_since(t0) * 1e9 / reps / 2.0;
+        const std::int64_t b = std::max<std::int64_t>(n, bytes / 4 / n * n) * 4;  // fp32, divisible by n
+        for (CollectiveType type : types) {
+          progress("collectives", static_cast<double>(done++) / static_cast<double>(total));
+          prof.collectives.push_back(
+              {type, n, b, collective_ns(type, b, DType::fp32), placement});
         }
-        comms.world().all_reduce_f64(&t, 1, ReduceKind::max);
-        prof.p2p.push_back({bytes, t});
       }
+    for (const auto& [type, ranks, bytes, dtype] : targets.collectives) {
+      if (ranks != n) continue;
+      progress("collectives", static_cast<double>(done++) / static_cast<double>(total));
+      plan::CollectiveSample c{type, n, bytes, collective_ns(type, bytes, dtype), placement};
+      c.dtype = dtype;
+      prof.collectives.push_back(c);
+    }
+    if (n == 2) {
+      std::set<std::int64_t> p2p = targets.p2p_bytes;
+      if (o.grid) p2p.insert(o.comm_bytes.begin(), o.comm_bytes.end());
+      for (std::int64_t bytes : p2p) prof.p2p.push_back({bytes, isolated_p2p_ns(mine, comms.world(), bytes)});
     }
   }
 }
@@ -689,10 +1032,12 @@ plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const Calibra
   prof.created = iso_now();
   comms.world().barrier();
   prof.kernel_overhead_ns = measure_overhead(comms, o);
-  if (o.gemm) calibrate_gemm(comms, o, prof, progress);
-  if (o.attention) calibrate_attention(comms, o, prof, progress);
-  if (o.memory) calibrate_memory(comms, o, prof, progress);
+  if (o.grid && o.gemm) calibrate_gemm(comms, o, prof, progress);
+  if (o.grid && o.attention) calibrate_attention(comms, o, prof, progress);
+  if (o.grid && o.memory) calibrate_memory(comms, o, prof, progress);
+  if (!o.targets.empty()) calibrate_exact_ops(comms, o, prof, progress);
   if (o.collectives && comms.world_size() > 1) calibrate_comm(comms, o, prof, progress);
+  if (o.host) calibrate_host(comms, o, prof);
   if (o.overlap) prof.overlap_compute_slowdown = calibrate_overlap(comms);
   progress("done", 1.0);
   return prof;

@@ -454,7 +454,7 @@ std::pair<std::vector<engine::TimeNs>, std::int64_t> random_traffic(bool isolati
       if (st.what < 0)
         net->start_p2p(now, st.src, (st.src + 8) % 16, GroupKind::pp, st.bytes, static_cast<engine::Token>(next));
       else
-        net->start_collective(now, st.type, st.what, st.bytes, static_cast<engine::Token>(next));
+        net->start_collective(now, st.type, st.what, st.bytes, DType::fp32, static_cast<engine::Token>(next));
     }
   }
   return {done, net->report()["phases"]["shared"].get<std::int64_t>()};

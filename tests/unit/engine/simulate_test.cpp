@@ -697,6 +697,75 @@ TEST(Simulate, ProgressIsReportedAndCanCancel) {
 
 // --- calibrated ---------------------------------------------------------------------------------------
 
+// A targeted profile's exact op times take precedence over its tables, and its host overheads delay
+// each op's start: dispatch (and the allocation of the op's tensors) after its stream predecessor,
+// and a wake-up when another stream released it. Expected times are written out by hand.
+TEST(Simulate, ExactOpsAndHostOverheadsOfATargetedProfile) {
+  PlanBuilder b(1);
+  const auto p = b.program("p", {StreamKind::compute, StreamKind::compute});
+  const auto act = b.tensor("act", 1 << 20);
+  const auto g1 = b.gemm(p, 0, 256, 256, 256, DType::fp32);
+  const auto e = b.elementwise(p, 0, 1 << 20, 1 << 20);
+  b.at(p, e).allocs = {act};
+  b.at(p, e).frees = {act};
+  const auto side = b.delay(p, 1, 10'000, {e}, "side");
+  const plan::Plan plan = b.build();
+  auto profile = std::make_shared<plan::CalibrationProfile>();
+  profile->gemm = {{DType::fp32, 256, 256, 256, 999'999.0}};  // the table: ignored for the exact op
+  profile->memory["elementwise:gelu"] = {{2 << 20, 50'000.0}};  // its declared 1 MiB read + 1 MiB written
+  profile->ops = {{plan::op_signature(plan, plan.programs[0].ops[static_cast<std::size_t>(g1)]), "gemm", 123'000.0}};
+  profile->host.dispatch_ns = 1'000.0;
+  profile->host.wake_ns = 5'000.0;
+  profile->host.alloc = {{1 << 10, 2'000.0}, {1 << 20, 20'000.0}};
+  SimulationOptions o;
+  o.cost_model = "calibrated";
+  o.profile = profile;
+  const auto t = engine::simulate(plan, test_hardware(1, 1), o);
+  using Span = std::pair<std::int64_t, std::int64_t>;
+  auto span = [&](plan::OpId id) {
+    for (const auto& s : t.ops)
+      if (s.op == id) return Span{s.start_ns, s.end_ns};
+    return Span{-1, -1};
+  };
+  EXPECT_EQ(span(g1), (Span{1'000, 124'000}));  // dispatch, then the exact time
+  // dispatch + allocating 1 MiB, then the gelu's own (table) time
+  EXPECT_EQ(span(e), (Span{124'000 + 21'000, 145'000 + 50'000}));
+  // released by the other stream: dispatch + wake-up; a delay op costs its ns
+  EXPECT_EQ(span(side), (Span{195'000 + 6'000, 201'000 + 10'000}));
+  EXPECT_NEAR(t.summary.step_time_s, 211e-6, 1e-12);
+  bool noted = false;  // the table-timed gelu is reported as not measured exactly
+  for (const auto& f : t.extra["cost_model"]["fallbacks"]) noted |= f["what"].get<std::string>().find("no exact sample") != std::string::npos;
+  EXPECT_TRUE(noted) << t.extra["cost_model"].dump();
+}
+
+// Collectives are looked up in the series of their dtype (a CPU's bf16 reduction widens every
+// element: it does not take half the fp32 time); without one, the fp32 series at the same bytes.
+TEST(Simulate, CalibratedCollectivesFollowTheirDtype) {
+  auto profile = std::make_shared<plan::CalibrationProfile>();
+  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 100'000.0, plan::Placement::intra}};
+  plan::CollectiveSample bf16{CollectiveType::all_reduce, 2, 1'000'000, 180'000.0, plan::Placement::intra};
+  bf16.dtype = DType::bf16;
+  auto run = [&](DType dtype) {
+    PlanBuilder b(2);
+    b.group(GroupKind::dp, {0, 1});
+    const auto p = b.program("p");
+    const auto ar = b.collective(p, 0, CollectiveType::all_reduce, GroupKind::dp, 1'000'000);
+    std::get<plan::CollectiveParams>(b.at(p, ar).params).dtype = dtype;
+    b.assign(1, p);
+    SimulationOptions o;
+    o.cost_model = "calibrated";
+    o.profile = profile;
+    const auto t = engine::simulate(b.build(), test_hardware(1, 2), o);
+    return std::make_pair(duration(t, 0, ar), t.extra["network"]["measured_fallbacks"]);
+  };
+  EXPECT_EQ(run(DType::fp32).first, 100'000);
+  const auto [fp16_ns, fp16_notes] = run(DType::fp16);
+  EXPECT_EQ(fp16_ns, 100'000);  // no fp16 series: the fp32 one, and a note
+  EXPECT_NE(fp16_notes.dump().find("fp16 from fp32 samples"), std::string::npos) << fp16_notes.dump();
+  profile->collectives.push_back(bf16);
+  EXPECT_EQ(run(DType::bf16).first, 180'000);
+}
+
 TEST(Simulate, CalibratedProfileTimesOpsAndCollectives) {
   auto profile = std::make_shared<plan::CalibrationProfile>();
   profile->device = "test cpu";

@@ -3,6 +3,9 @@
 // looks up, and the profile survives the strict "clustersim.profile/1" reader.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
 #include "clustersim/executor/calibrate.hpp"
 #include "clustersim/plan/profile.hpp"
 #include "test_plans.hpp"
@@ -51,6 +54,38 @@ TEST(Calibrate, QuickProfileIsCompleteAndReadable) {
   const plan::CalibrationProfile back = plan::profile_from_json(plan::to_json(p));
   EXPECT_EQ(back.gemm.size(), p.gemm.size());
   EXPECT_EQ(back.memory.size(), p.memory.size());
+  // host overheads: one allocation sample per memory size, growing with it
+  ASSERT_EQ(p.host.alloc.size(), o.memory_bytes.size());
+  EXPECT_GE(p.host.dispatch_ns, 0.0);
+  EXPECT_GE(p.host.wake_ns, 0.0);
+}
+
+// A targeted calibration measures every distinct kernel op of the plan (and nothing of the grids):
+// one sample per op signature, which the calibrated model then finds for each op of the plan.
+TEST(Calibrate, TargetedCalibrationMeasuresEveryDistinctOpOfThePlan) {
+  auto comms = make_local_communicators();
+  CalibrationOptions o = CalibrationOptions::quick();
+  test::MlpConfig cfg;
+  cfg.optimizer = OptimizerKind::adamw;
+  o.targets = {test::make_mlp_plan(cfg).plan};
+  o.grid = false;
+  const plan::CalibrationProfile p = calibrate_cpu(*comms, o);
+  EXPECT_TRUE(p.gemm.empty());
+  EXPECT_TRUE(p.attention.empty());
+  EXPECT_TRUE(p.memory.empty());
+  std::set<std::string> expected;
+  for (const auto& op : o.targets[0].programs[0].ops) {
+    const std::string sig = plan::op_signature(o.targets[0], op);
+    if (!sig.empty()) expected.insert(sig);
+  }
+  std::set<std::string> measured;
+  for (const auto& s : p.ops) {
+    measured.insert(s.signature);
+    EXPECT_GT(s.time_ns, 0.0) << s.example;
+    EXPECT_FALSE(s.example.empty());
+  }
+  EXPECT_GT(expected.size(), 3u);
+  EXPECT_EQ(measured, expected);
 }
 
 }  // namespace

@@ -17,7 +17,11 @@ CalibrationProfile sample_profile() {
   p.memory["elementwise:gelu"] = {{1 << 20, 5000.0}, {1 << 24, 60000.0}};
   p.memory["memory"] = {{4096, 3000.0}};
   p.collectives = {{CollectiveType::all_gather, 8, 1 << 20, 20000.0, Placement::inter}};
+  p.collectives.push_back({CollectiveType::all_reduce, 2, 1 << 20, 9000.0, Placement::intra, DType::bf16});
   p.p2p = {{1 << 16, 4000.0}};
+  p.ops = {{"gemm{...}|in:fp32[4,4];fp32[4,4];|out:fp32[4,4];", "qkv", 1234.5}};
+  p.host.dispatch_ns = 75.0, p.host.wake_ns = 4100.0;
+  p.host.alloc = {{4096, 3500.0}, {1 << 20, 70'000.0}};
   p.overlap_compute_slowdown = 1.15;
   p.kernel_overhead_ns = 2500.0;
   return p;
@@ -35,6 +39,13 @@ TEST(Profile, RoundTripKeepsEveryField) {
   EXPECT_DOUBLE_EQ(back.gemm[0].time_ns, 12345.5);
   EXPECT_EQ(back.memory.at("elementwise:gelu").size(), 2u);
   EXPECT_DOUBLE_EQ(back.kernel_overhead_ns, 2500.0);
+  EXPECT_EQ(back.collectives[0].dtype, DType::fp32);
+  EXPECT_EQ(back.collectives[1].dtype, DType::bf16);
+  ASSERT_EQ(back.ops.size(), 1u);
+  EXPECT_EQ(back.ops[0].example, "qkv");
+  EXPECT_DOUBLE_EQ(back.ops[0].time_ns, 1234.5);
+  EXPECT_DOUBLE_EQ(back.host.wake_ns, 4100.0);
+  EXPECT_EQ(back.host.alloc.size(), 2u);
 }
 
 void expect_error_at(json j, const std::string& path) {
@@ -68,6 +79,57 @@ TEST(Profile, StrictReaderNamesThePath) {
   j = to_json(sample_profile());
   j["gemms"] = json::array();
   expect_error_at(j, "gemms");
+  j = to_json(sample_profile());
+  j["collectives"][1]["dtype"] = "fp12";
+  expect_error_at(j, "collectives[1].dtype");
+  j = to_json(sample_profile());
+  j["ops"][0]["signature"] = "";
+  expect_error_at(j, "ops[0].signature");
+  j = to_json(sample_profile());
+  j["ops"][0]["time_ns"] = -1.0;
+  expect_error_at(j, "ops[0].time_ns");
+  j = to_json(sample_profile());
+  j["host"]["wake_ns"] = -3.0;
+  expect_error_at(j, "host.wake_ns");
+  j = to_json(sample_profile());
+  j["host"]["alloc"][1]["bytes"] = 0;
+  expect_error_at(j, "host.alloc[1].bytes");
+}
+
+// An op's signature says which kernel runs on how much data: ops of two layers with the same shapes
+// share one; any change of a parameter, a tensor's dtype or shape, or in-place aliasing makes another.
+TEST(Profile, OpSignatureIdentifiesTheKernelAndItsData) {
+  Plan p;
+  auto tensor = [&](DType d, std::vector<std::int64_t> shape) {
+    Tensor t;
+    t.id = static_cast<TensorId>(p.tensors.size()), t.dtype = d, t.shape = shape;
+    t.bytes = t.elements() * dtype_bytes(d);
+    p.tensors.push_back(t);
+    return t.id;
+  };
+  const TensorId a = tensor(DType::fp32, {64, 32}), b = tensor(DType::fp32, {32, 16}), c = tensor(DType::fp32, {64, 16});
+  const TensorId a2 = tensor(DType::fp32, {64, 32}), b2 = tensor(DType::fp32, {32, 16}), c2 = tensor(DType::fp32, {64, 16});
+  const TensorId a16 = tensor(DType::bf16, {64, 32});
+  auto gemm = [](std::int64_t m, std::vector<TensorId> in, std::vector<TensorId> out) {
+    Op op;
+    op.kind = OpKind::gemm;
+    GemmParams g;
+    g.m = m, g.n = 16, g.k = 32;
+    op.params = g;
+    op.inputs = std::move(in), op.outputs = std::move(out);
+    return op;
+  };
+  const std::string layer0 = op_signature(p, gemm(64, {a, b}, {c}));
+  EXPECT_FALSE(layer0.empty());
+  EXPECT_EQ(op_signature(p, gemm(64, {a2, b2}, {c2})), layer0);  // another layer, same shapes
+  EXPECT_NE(op_signature(p, gemm(32, {a, b}, {c})), layer0);     // a parameter
+  EXPECT_NE(op_signature(p, gemm(64, {a16, b}, {c})), layer0);   // an operand's dtype
+  EXPECT_NE(op_signature(p, gemm(64, {a, b}, {a})), layer0);     // the output shape (and in place)
+  EXPECT_NE(op_signature(p, gemm(64, {a, b}, {a})).find("=in0"), std::string::npos);
+  Op ar;
+  ar.kind = OpKind::collective;
+  ar.params = CollectiveParams{};
+  EXPECT_EQ(op_signature(p, ar), "");  // the network model times communication
 }
 
 TEST(Profile, OptionalSectionsDefault) {

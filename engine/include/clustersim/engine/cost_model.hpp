@@ -38,6 +38,16 @@ class CostModel {
   virtual OpCost op_cost(const plan::Plan& plan, const plan::Op& op) const = 0;
   // Compute slowdown while communication overlaps, when the model's data measured one.
   virtual std::optional<double> overlap_slowdown() const { return std::nullopt; }
+  // Host time between an op becoming ready and its start, outside its span (any op kind): the
+  // executor's dispatch and the allocation of the op's tensors (plan::HostOverheads). 0 unless the
+  // model's data measured it; GPU kernel launch costs are part of op_cost instead.
+  virtual std::int64_t dispatch_ns(const plan::Plan& plan, const plan::Op& op) const {
+    (void)plan;
+    (void)op;
+    return 0;
+  }
+  // Extra start delay of an op released by an op of another stream (a waiting thread wakes).
+  virtual std::int64_t wake_ns() const { return 0; }
   // Facts for trace.extra (the profile used, ...).
   virtual nlohmann::json describe() const { return nlohmann::json::object(); }
 };

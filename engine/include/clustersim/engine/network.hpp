@@ -103,9 +103,10 @@ class NetworkModel : public Model {
   // descriptions time identically (used to find symmetric ranks).
   virtual PathCost group_path(std::int32_t group_id) const = 0;
   virtual PathCost pair_path(plan::Rank a, plan::Rank b, GroupKind kind) const = 0;
-  // Starts a collective of every member of `group_id` at `now_ns`; completes with `token`.
+  // Starts a collective of every member of `group_id` at `now_ns` on `bytes` of `dtype` elements;
+  // completes with `token`.
   virtual void start_collective(TimeNs now_ns, CollectiveType type, std::int32_t group_id, std::int64_t bytes,
-                                Token token) = 0;
+                                DType dtype, Token token) = 0;
   // Starts a transfer from `src` to `dst` over their group of `kind`; completes with `token`.
   virtual void start_p2p(TimeNs now_ns, plan::Rank src, plan::Rank dst, GroupKind kind, std::int64_t bytes,
                          Token token) = 0;

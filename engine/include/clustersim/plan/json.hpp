@@ -18,6 +18,8 @@ nlohmann::json to_json(const GpuSpec& gpu);
 nlohmann::json to_json(const LinkSpec& link);
 nlohmann::json to_json(const Trace& trace);
 nlohmann::json to_json(const Summary& summary);
+// An op's parameters as the plan file writes them (the "params" object of an op).
+nlohmann::json to_json(const OpParams& params);
 
 Plan plan_from_json(const nlohmann::json& j);
 Trace trace_from_json(const nlohmann::json& j);

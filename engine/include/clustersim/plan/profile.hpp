@@ -50,13 +50,36 @@ struct ByteTimeSample {
 // Where the members of a measured collective sat: all on one node, or spread over nodes.
 enum class Placement : std::uint8_t { intra, inter };
 
-// One collective: `ranks` members, `bytes` as in CollectiveParams (full buffer size).
+// One collective: `ranks` members, `bytes` as in CollectiveParams (full buffer size), elements of
+// `dtype` (a bf16 reduction on a CPU widens every element, so its time does not follow the bytes).
+// The time is the operation itself: the members start together (after a barrier) and each member's
+// time to completion is averaged, the median over repetitions.
 struct CollectiveSample {
   CollectiveType type = CollectiveType::all_reduce;
   std::int32_t ranks = 2;
   std::int64_t bytes = 0;
   double time_ns = 0.0;
   Placement placement = Placement::intra;
+  DType dtype = DType::fp32;
+};
+
+// One exact op of a scenario's plan, measured alone by a targeted calibration (`clustersim
+// calibrate --for SCENARIO`): the op's tensors are cloned into a one-op plan and run through the
+// executor's own dispatch and kernel. Keyed by op_signature(); `example` names one op it stands for.
+struct OpSample {
+  std::string signature;
+  std::string example;
+  double time_ns = 0.0;
+};
+
+// What a stream thread of the executor spends between ops, outside every op's span: the interpreter's
+// bookkeeping and the allocation (and zeroing) of the op's tensors before it starts, and, when the
+// op was released by an op of another stream, waking the thread that waited for it. The engine
+// delays each op's start by these (they are zero on a profile without them).
+struct HostOverheads {
+  double dispatch_ns = 0.0;            // an op following its stream predecessor, allocating nothing
+  double wake_ns = 0.0;                // extra when the op's last dependency was on another stream
+  std::vector<ByteTimeSample> alloc;   // allocating a tensor of `bytes` (interpolated log-log)
 };
 
 struct CalibrationProfile {
@@ -69,6 +92,8 @@ struct CalibrationProfile {
   std::map<std::string, std::vector<ByteTimeSample>> memory;  // key -> samples (any order)
   std::vector<CollectiveSample> collectives;
   std::vector<ByteTimeSample> p2p;
+  std::vector<OpSample> ops;  // exact ops (targeted calibration); they take precedence over the tables
+  HostOverheads host;
   double overlap_compute_slowdown = 1.0;  // JSON: overlap.compute_slowdown (>= 1)
   double kernel_overhead_ns = 0.0;        // fixed cost per op launch, included in every time above
 };
@@ -87,6 +112,12 @@ DType memory_op_dtype(const Plan& plan, const Op& op);
 // fp32. A kernel that converts each element to fp32 (the CPU backend) takes as long per element in
 // bf16 as in fp32, so its time does not follow the bytes across dtypes: the samples must be per dtype.
 std::vector<std::string> calibration_key_chain(const Plan& plan, const Op& op);
+
+// The exact-op key of a kernel op (gemm, attention, conv, elementwise, norm, softmax_xent, embedding,
+// optimizer, cast): its kind, its parameters as the plan file writes them, and the dtype and shape
+// of each input and output (an output that is also an input is marked in place). Two ops with equal
+// signatures run the same kernel on the same amount of data. Empty for other kinds.
+std::string op_signature(const Plan& plan, const Op& op);
 
 nlohmann::json to_json(const CalibrationProfile& profile);
 // Strict reader: InputError with the JSON path on any missing, mistyped or out-of-range field

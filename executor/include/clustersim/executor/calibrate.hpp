@@ -9,6 +9,11 @@
 //   p2p         ping-pong between ranks 0 and 1 (one-way time)
 //   overlap     GEMM slowdown while a communication thread is busy
 //   kernel_overhead_ns  the time of the smallest op (included in every other time)
+//   host        the gaps between ops on a stream thread: dispatch, wake-up by another stream, allocation
+//   ops         with targets: each distinct kernel op of the target plans, exactly (plan::OpSample)
+// Collective and p2p times are isolated operations: the members start together after a barrier
+// (on a freshly written buffer), each member's median over repetitions, averaged over the members,
+// which is what a run's comparison calls the transfer (from the last member's arrival to completion).
 // Under mpirun every rank calls calibrate_cpu collectively; compute samples are measured on every
 // rank at once (cores and memory bandwidth shared as in a run) and averaged; every rank returns the
 // same profile. With world size 1 the communication sections are skipped, and the overlap section
@@ -41,6 +46,13 @@ struct CalibrationOptions {
   double min_sample_s = 0.01;  // repeat each sample until this much op time (within the bounds below)
   int min_repeats = 3, max_repeats = 50;
   int blas_threads = 1;
+  bool host = true;  // host overheads: dispatch, wake-up and allocation gaps between ops
+  // Targeted calibration (`clustersim calibrate --for SCENARIO`): every distinct kernel op of these
+  // plans (plan::op_signature) is measured alone on a copy of its tensors, and their collectives
+  // (type, group size, bytes, dtype) and transfer sizes are measured exactly. `grid` false skips the
+  // shape/size grids (the profile then covers these plans only, and is made in seconds).
+  std::vector<plan::Plan> targets;
+  bool grid = true;
   std::function<void(const std::string& phase, double fraction)> progress;
 
   // A small grid (seconds on two cores) for tests and smoke runs.
