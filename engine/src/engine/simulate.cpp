@@ -55,7 +55,7 @@ std::vector<double> straggler_factors(const plan::Plan& plan, const plan::Hardwa
 plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, const SimulationOptions& options) {
   const auto wall_start = std::chrono::steady_clock::now();
   plan::validate(plan);
-  const std::vector<double> straggler = straggler_factors(plan, hardware);
+  std::vector<double> straggler = straggler_factors(plan, hardware);
 
   const std::unique_ptr<CostModel> cost = make_cost_model(options.cost_model, hardware, options.profile);
   NetworkConfig net_config;
@@ -63,6 +63,19 @@ plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, con
   net_config.collective_algorithm = options.collective_algorithm;
   if (cost->name() == "calibrated") net_config.profile = options.profile;
   const std::unique_ptr<NetworkModel> network = make_network_model(plan, hardware, net_config);
+
+  // A calibrated profile's per-rank compute factors, when it was measured with as many ranks.
+  nlohmann::json rank_factors = nullptr;
+  if (cost->name() == "calibrated" && options.profile && !options.profile->rank_compute_factor.empty()) {
+    const auto& f = options.profile->rank_compute_factor;
+    if (static_cast<std::int32_t>(f.size()) == plan.world_size) {
+      for (std::size_t r = 0; r < f.size(); ++r) straggler[r] *= f[r];
+      rank_factors = f;
+    } else {
+      rank_factors = "not applied: the profile was measured with " + std::to_string(f.size()) + " ranks, the plan has " +
+                     std::to_string(plan.world_size);
+    }
+  }
 
   const double overlap = options.compute_comm_overlap_slowdown.value_or(cost->overlap_slowdown().value_or(1.0));
   if (!(overlap >= 1.0) || !std::isfinite(overlap))
@@ -258,6 +271,7 @@ plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, con
   trace.extra = {{"rank_mode", symmetric ? "symmetric" : "expanded"},
                  {"represented_ranks", std::move(represented)},
                  {"compute_comm_overlap_slowdown", overlap},
+                 {"rank_compute_factor", std::move(rank_factors)},
                  {"comm_transfer_s", std::move(transfer_s)},
                  {"network", network->report()},
                  {"cost_model", std::move(cost_info)}};

@@ -173,6 +173,7 @@ json to_json(const CalibrationProfile& p) {
           {"collectives", collectives},
           {"p2p", byte_time_list(p.p2p)},
           {"ops", ops},
+          {"rank_compute_factor", p.rank_compute_factor},
           {"host",
            {{"dispatch_ns", p.host.dispatch_ns}, {"wake_ns", p.host.wake_ns}, {"alloc", byte_time_list(p.host.alloc)}}},
           {"overlap", {{"compute_slowdown", p.overlap_compute_slowdown}}},
@@ -254,6 +255,15 @@ CalibrationProfile profile_from_json(const json& j) {
       s.time_ns = o.number("time_ns", 1e-9, 1e300);
       o.finish();
       p.ops.push_back(std::move(s));
+    }
+  }
+  if (r.has("rank_compute_factor")) {
+    const json& f = array_at(r, "rank_compute_factor");
+    for (std::size_t i = 0; i < f.size(); ++i) {
+      const std::string path = "rank_compute_factor[" + std::to_string(i) + "]";
+      if (!f[i].is_number() || !(f[i].get<double>() > 0.0) || f[i].get<double>() > 1e3)
+        throw InputError(path, describe_value(f[i]), "a factor > 0 (a rank's compute time over the mean)");
+      p.rank_compute_factor.push_back(f[i].get<double>());
     }
   }
   if (const json* v = r.find("host")) {

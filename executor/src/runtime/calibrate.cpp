@@ -389,6 +389,21 @@ void average_over_ranks(CommunicatorFactory& comms, std::vector<double>& v) {
   for (auto& x : v) x /= comms.world_size();
 }
 
+// Each rank's total of `times` (the same samples on every rank, measured at once) over the mean of
+// the ranks' totals: plan::CalibrationProfile::rank_compute_factor. Empty on one rank.
+std::vector<double> rank_factors(CommunicatorFactory& comms, const std::vector<double>& times) {
+  const int n = comms.world_size();
+  if (n == 1) return {};
+  std::vector<double> totals(static_cast<std::size_t>(n), 0.0);
+  for (double t : times) totals[static_cast<std::size_t>(comms.world_rank())] += t;
+  comms.world().all_reduce_f64(totals.data(), n, ReduceKind::sum);
+  double mean = 0.0;
+  for (double t : totals) mean += t / n;
+  if (!(mean > 0.0)) return {};
+  for (auto& t : totals) t /= mean;
+  return totals;
+}
+
 class Progress {
  public:
   Progress(const CalibrationOptions& o, int rank) : o_(o), rank_(rank) {}
@@ -420,6 +435,7 @@ void calibrate_gemm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
           times.push_back(time_plan(s.p, o).mean_ns[0]);
           samples.push_back({d, m, n, k, 0.0});
         }
+  if (o.targets.empty()) prof.rank_compute_factor = rank_factors(comms, times);
   average_over_ranks(comms, times);
   for (std::size_t i = 0; i < samples.size(); ++i) samples[i].time_ns = times[i];
   prof.gemm = std::move(samples);
@@ -590,6 +606,7 @@ void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o
     }
     times.push_back(t);
   }
+  prof.rank_compute_factor = rank_factors(comms, times);
   average_over_ranks(comms, times);
   std::size_t i = 0;
   for (const auto& [sig, where] : ops) {
@@ -602,12 +619,21 @@ void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o
 struct CommTargets {
   std::set<std::tuple<CollectiveType, std::int32_t, std::int64_t, DType>> collectives;
   std::set<std::int64_t> p2p_bytes;
+  std::int64_t working_set_bytes = 0;  // the largest bytes a rank's step touches among the targets
 };
 
 CommTargets comm_targets(const std::vector<plan::Plan>& targets) {
   CommTargets out;
   for (const auto& p : targets) {
     const plan::RankGroups groups(p);
+    for (const auto& prog : p.programs) {
+      // What a step touches: the persistent tensors and every tensor an op allocates.
+      std::set<plan::TensorId> touched(prog.persistent.begin(), prog.persistent.end());
+      for (const auto& op : prog.ops) touched.insert(op.allocs.begin(), op.allocs.end());
+      std::int64_t bytes = 0;
+      for (plan::TensorId t : touched) bytes += p.tensors.at(static_cast<std::size_t>(t)).bytes;
+      out.working_set_bytes = std::max(out.working_set_bytes, bytes);
+    }
     for (std::size_t prog = 0; prog < p.programs.size(); ++prog) {
       const auto first = std::find(p.program_of_rank.begin(), p.program_of_rank.end(), static_cast<std::int32_t>(prog));
       if (first == p.program_of_rank.end()) continue;
@@ -702,11 +728,14 @@ double isolated_collective_ns(Communicator* comm, Communicator& world, Collectiv
 }
 
 // A collective over every rank as a run issues it: a compute stream writes the buffer (as a backward
-// pass writes a gradient bucket), the rank's communication stream thread is woken for the
-// collective, and the compute stream waits for its result; run by the executor's Worker with one
-// thread per stream over the MPI communicators. The time is the comparison's transfer: from the
-// last member's start to this member's end, the median over steps, averaged over the ranks.
-double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, std::int64_t bytes, DType dtype) {
+// pass writes a gradient bucket) and then streams through `working_set_bytes` of other memory (as
+// the rest of the step does, so the buffer is no longer all in cache), the rank's communication
+// stream thread is woken for the collective, and the compute stream waits for its result; run by
+// the executor's Worker with one thread per stream over the MPI communicators. The time is the
+// comparison's transfer: from the last member's start to this member's end, the median over steps,
+// averaged over the ranks.
+double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, std::int64_t bytes, DType dtype,
+                              std::int64_t working_set_bytes) {
   const int n = comms.world_size();
   SamplePlan s;
   s.p.world_size = n;
@@ -723,7 +752,11 @@ double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, s
   const TensorId full = s.tensor("buf", dtype, {count});
   const TensorId part = s.tensor("part", dtype, {std::max<std::int64_t>(1, count / n)});
   const TensorId x = s.tensor("x", DType::fp32, {1});
-  const OpId produce = s.elementwise("zero", {}, {sharded_in ? part : full});
+  OpId produce = s.elementwise("zero", {}, {sharded_in ? part : full});
+  if (working_set_bytes > bytes) {
+    const TensorId rest = s.tensor("rest_of_step", DType::fp32, {(working_set_bytes - bytes) / 4});
+    produce = s.elementwise("zero", {}, {rest});
+  }
   plan::CollectiveParams cp;
   cp.type = type, cp.group = GroupKind::dp, cp.bytes = bytes, cp.dtype = dtype;
   std::vector<TensorId> in{sharded_in ? part : full}, out;
@@ -924,7 +957,7 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
     // Over every rank as a run issues it (run_like_collective_ns); over fewer, isolated.
     auto collective_ns = [&](CollectiveType type, std::int64_t bytes, DType dtype) {
       if (n == world && type != CollectiveType::all_to_all) {
-        const double t = run_like_collective_ns(comms, type, bytes, dtype);
+        const double t = run_like_collective_ns(comms, type, bytes, dtype, targets.working_set_bytes);
         if (t >= 1.0) return t;
       }
       return isolated_collective_ns(mine, comms.world(), type, bytes, dtype, n);

@@ -766,6 +766,36 @@ TEST(Simulate, CalibratedCollectivesFollowTheirDtype) {
   EXPECT_EQ(run(DType::bf16).first, 180'000);
 }
 
+// A profile's per-rank compute factors (its calibration found one core slower) make that rank a
+// straggler the others wait for, when the plan has as many ranks as the calibration; otherwise they
+// are left out and the trace says why.
+TEST(Simulate, ProfileRankFactorsSlowTheirRankAndTheOthersWait) {
+  auto profile = std::make_shared<plan::CalibrationProfile>();
+  profile->gemm = {{DType::fp32, 256, 256, 256, 100'000.0}};
+  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 50'000.0, plan::Placement::intra}};
+  profile->rank_compute_factor = {1.2, 0.8};
+  auto build = [](std::int32_t world) {
+    PlanBuilder b(world);
+    b.groups_by(GroupKind::dp, world);
+    const auto p = b.program("p");
+    b.gemm(p, 0, 256, 256, 256, DType::fp32);
+    b.collective(p, 0, CollectiveType::all_reduce, GroupKind::dp, 1'000'000);
+    return b.build();
+  };
+  SimulationOptions o;
+  o.cost_model = "calibrated";
+  o.profile = profile;
+  const auto two = engine::simulate(build(2), test_hardware(1, 2), o);
+  EXPECT_EQ(two.extra["rank_mode"], "expanded");
+  EXPECT_EQ(duration(two, 0, 0), 120'000);
+  EXPECT_EQ(duration(two, 1, 0), 80'000);
+  EXPECT_EQ(duration(two, 1, 1), 40'000 + 50'000);  // rank 1 waits 40 us for rank 0, then the all-reduce
+  EXPECT_NEAR(two.summary.step_time_s, 170e-6, 1e-12);
+  const auto four = engine::simulate(build(4), test_hardware(1, 4), o);
+  EXPECT_EQ(duration(four, 0, 0), 100'000);
+  EXPECT_NE(four.extra["rank_compute_factor"].get<std::string>().find("not applied"), std::string::npos);
+}
+
 TEST(Simulate, CalibratedProfileTimesOpsAndCollectives) {
   auto profile = std::make_shared<plan::CalibrationProfile>();
   profile->device = "test cpu";

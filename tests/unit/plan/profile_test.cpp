@@ -22,6 +22,7 @@ CalibrationProfile sample_profile() {
   p.ops = {{"gemm{...}|in:fp32[4,4];fp32[4,4];|out:fp32[4,4];", "qkv", 1234.5}};
   p.host.dispatch_ns = 75.0, p.host.wake_ns = 4100.0;
   p.host.alloc = {{4096, 3500.0}, {1 << 20, 70'000.0}};
+  p.rank_compute_factor = {1.07, 0.93};
   p.overlap_compute_slowdown = 1.15;
   p.kernel_overhead_ns = 2500.0;
   return p;
@@ -46,6 +47,7 @@ TEST(Profile, RoundTripKeepsEveryField) {
   EXPECT_DOUBLE_EQ(back.ops[0].time_ns, 1234.5);
   EXPECT_DOUBLE_EQ(back.host.wake_ns, 4100.0);
   EXPECT_EQ(back.host.alloc.size(), 2u);
+  EXPECT_EQ(back.rank_compute_factor, (std::vector<double>{1.07, 0.93}));
 }
 
 void expect_error_at(json j, const std::string& path) {
@@ -94,6 +96,9 @@ TEST(Profile, StrictReaderNamesThePath) {
   j = to_json(sample_profile());
   j["host"]["alloc"][1]["bytes"] = 0;
   expect_error_at(j, "host.alloc[1].bytes");
+  j = to_json(sample_profile());
+  j["rank_compute_factor"][1] = 0.0;
+  expect_error_at(j, "rank_compute_factor[1]");
 }
 
 // An op's signature says which kernel runs on how much data: ops of two layers with the same shapes

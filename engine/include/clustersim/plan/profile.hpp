@@ -94,6 +94,11 @@ struct CalibrationProfile {
   std::vector<ByteTimeSample> p2p;
   std::vector<OpSample> ops;  // exact ops (targeted calibration); they take precedence over the tables
   HostOverheads host;
+  // Per MPI rank of the calibration run: its compute time over the mean of all ranks' for the same
+  // samples (the op times above are that mean). Cores of one host are not equally fast (interrupts,
+  // a busy neighbour), and a synchronising step runs at its slowest rank's pace; the engine applies
+  // these as per-rank compute factors to a plan with the same number of ranks. Empty: all equal.
+  std::vector<double> rank_compute_factor;
   double overlap_compute_slowdown = 1.0;  // JSON: overlap.compute_slowdown (>= 1)
   double kernel_overhead_ns = 0.0;        // fixed cost per op launch, included in every time above
 };
