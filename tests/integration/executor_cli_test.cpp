@@ -142,6 +142,12 @@ TEST_F(ExecutorCli, TargetedCalibrationCoversEveryOpOfTheScenario) {
   for (const auto& c : profile->collectives)
     bucket |= c.type == CollectiveType::all_reduce && c.ranks == 2 && c.dtype == DType::fp32 && c.bytes > (1 << 20);
   EXPECT_TRUE(bucket);
+  // per-round speeds of the two ranks, each round's factors averaging 1
+  ASSERT_FALSE(profile->rank_compute_factor_samples.empty());
+  for (const auto& row : profile->rank_compute_factor_samples) {
+    ASSERT_EQ(row.size(), 2u);
+    EXPECT_NEAR(row[0] + row[1], 2.0, 1e-9);
+  }
   engine::SimulationOptions o;
   o.cost_model = "calibrated";
   o.profile = profile;

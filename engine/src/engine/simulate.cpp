@@ -52,7 +52,10 @@ std::vector<double> straggler_factors(const plan::Plan& plan, const plan::Hardwa
 
 }  // namespace
 
-plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, const SimulationOptions& options) {
+// One simulation; `sampled` (when not null) is the per-rank compute factor sample to apply instead
+// of the profile's mean factors.
+plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware, const SimulationOptions& options,
+                          const std::vector<double>* sampled) {
   const auto wall_start = std::chrono::steady_clock::now();
   plan::validate(plan);
   std::vector<double> straggler = straggler_factors(plan, hardware);
@@ -66,8 +69,9 @@ plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, con
 
   // A calibrated profile's per-rank compute factors, when it was measured with as many ranks.
   nlohmann::json rank_factors = nullptr;
-  if (cost->name() == "calibrated" && options.profile && !options.profile->rank_compute_factor.empty()) {
-    const auto& f = options.profile->rank_compute_factor;
+  if (cost->name() == "calibrated" && options.profile &&
+      (sampled != nullptr || !options.profile->rank_compute_factor.empty())) {
+    const auto& f = sampled != nullptr ? *sampled : options.profile->rank_compute_factor;
     if (static_cast<std::int32_t>(f.size()) == plan.world_size) {
       for (std::size_t r = 0; r < f.size(); ++r) straggler[r] *= f[r];
       rank_factors = f;
@@ -279,6 +283,34 @@ plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, con
   if (options.record_wall_time)
     sum.wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   return trace;
+}
+
+plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, const SimulationOptions& options) {
+  const plan::CalibrationProfile* profile = options.profile.get();
+  const bool sample_noise = options.cost_model == "calibrated" && profile != nullptr &&
+                            !profile->rank_compute_factor_samples.empty() &&
+                            static_cast<std::int32_t>(profile->rank_compute_factor_samples.front().size()) ==
+                                plan.world_size;
+  if (!sample_noise) return simulate_once(plan, hardware, options, nullptr);
+  // One simulation per sampled set of per-rank speeds; the step at the median, as a measured run's
+  // step time is the median step (Hoefler, Schneider & Lumsdaine, "Characterizing the influence of
+  // system noise on large-scale applications by simulation", SC 2010: noise is an input of the
+  // simulation, and a synchronising step runs at the pace of its slowest rank).
+  std::vector<plan::Trace> runs;
+  for (const auto& sample : profile->rank_compute_factor_samples) runs.push_back(simulate_once(plan, hardware, options, &sample));
+  std::vector<std::size_t> order(runs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return runs[a].summary.step_time_s < runs[b].summary.step_time_s;
+  });
+  auto at = [&](double q) {
+    return runs[order[static_cast<std::size_t>(std::lround(q * static_cast<double>(order.size() - 1)))]].summary.step_time_s;
+  };
+  plan::Trace median = std::move(runs[order[order.size() / 2]]);
+  median.extra["rank_noise"] = {{"samples", runs.size()},
+                                {"step_time_s", {{"p10", at(0.1)}, {"p50", at(0.5)}, {"p90", at(0.9)}}},
+                                {"source", "calibration rounds: per-rank compute factors (profile rank_compute_factor_samples)"}};
+  return median;
 }
 
 }  // namespace clustersim::engine

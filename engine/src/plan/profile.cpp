@@ -174,6 +174,7 @@ json to_json(const CalibrationProfile& p) {
           {"p2p", byte_time_list(p.p2p)},
           {"ops", ops},
           {"rank_compute_factor", p.rank_compute_factor},
+          {"rank_compute_factor_samples", p.rank_compute_factor_samples},
           {"host",
            {{"dispatch_ns", p.host.dispatch_ns}, {"wake_ns", p.host.wake_ns}, {"alloc", byte_time_list(p.host.alloc)}}},
           {"overlap", {{"compute_slowdown", p.overlap_compute_slowdown}}},
@@ -264,6 +265,25 @@ CalibrationProfile profile_from_json(const json& j) {
       if (!f[i].is_number() || !(f[i].get<double>() > 0.0) || f[i].get<double>() > 1e3)
         throw InputError(path, describe_value(f[i]), "a factor > 0 (a rank's compute time over the mean)");
       p.rank_compute_factor.push_back(f[i].get<double>());
+    }
+  }
+  if (r.has("rank_compute_factor_samples")) {
+    const json& rows = array_at(r, "rank_compute_factor_samples");
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const std::string path = "rank_compute_factor_samples[" + std::to_string(i) + "]";
+      if (!rows[i].is_array() || rows[i].empty())
+        throw InputError(path, describe_value(rows[i]), "an array of per-rank factors");
+      std::vector<double> row;
+      for (std::size_t k = 0; k < rows[i].size(); ++k) {
+        const json& f = rows[i][k];
+        if (!f.is_number() || !(f.get<double>() > 0.0) || f.get<double>() > 1e3)
+          throw InputError(path + "[" + std::to_string(k) + "]", describe_value(f), "a factor > 0");
+        row.push_back(f.get<double>());
+      }
+      if (!p.rank_compute_factor_samples.empty() && row.size() != p.rank_compute_factor_samples.front().size())
+        throw InputError(path, std::to_string(row.size()) + " factors",
+                         std::to_string(p.rank_compute_factor_samples.front().size()) + ", as the first sample");
+      p.rank_compute_factor_samples.push_back(std::move(row));
     }
   }
   if (const json* v = r.find("host")) {

@@ -102,6 +102,8 @@ void fill_floats(Worker& w, const plan::Plan& p) {
   }
 }
 
+double median_of(std::vector<double> v);
+
 struct Timing {
   std::vector<double> mean_ns;  // per op of the sample plan: the median over the repeats
 };
@@ -591,26 +593,64 @@ std::map<std::string, std::pair<const plan::Plan*, const plan::Op*>> exact_ops(c
   return ops;
 }
 
+// Every distinct op of the targets, in rounds: a round runs each op once (on every rank at once, as
+// in a run), so it lasts about as long as the ops of a step, and the rounds' per-rank totals say how
+// the ranks' relative speeds vary from one such period to the next
+// (CalibrationProfile::rank_compute_factor_samples). An op's time is its median over the rounds,
+// averaged over the ranks.
 void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
                          const Progress& progress) {
   const auto ops = exact_ops(o.targets);
-  std::vector<double> times;
+  struct Sample {
+    plan::Plan plan;
+    std::unique_ptr<CommunicatorFactory> comms;
+    std::unique_ptr<Worker> worker;
+  };
+  std::vector<Sample> samples;
+  samples.reserve(ops.size());  // a Worker refers to its plan and communicators: no reallocation
   for (const auto& [sig, where] : ops) {
-    progress("exact ops", static_cast<double>(times.size()) / static_cast<double>(ops.size()));
-    const plan::Plan sample = exact_op_plan(*where.first, *where.second);
-    double t = 0.0;
+    samples.push_back({exact_op_plan(*where.first, *where.second), make_local_communicators(), nullptr});
+    Sample& s = samples.back();
     try {
-      t = time_plan(sample, o, [&sample](Worker& w) { prepare_exact(w, sample); }).mean_ns[0];
+      RunOptions ro;
+      ro.threading = StreamThreading::sequential;
+      ro.blas_threads = o.blas_threads;
+      ro.warmup_steps = 0;
+      ro.timeline_max_samples = 1;
+      s.worker = std::make_unique<Worker>(s.plan, *s.comms, ro);
+      fill_floats(*s.worker, s.plan);
+      prepare_exact(*s.worker, s.plan);
+      s.worker->run_step();  // warm caches and pages
     } catch (const Error&) {
-      t = 0.0;  // deterministic, so every rank skips it: the op keeps the interpolated tables
+      s.worker.reset();  // deterministic, so every rank skips it: the op keeps the interpolated tables
     }
-    times.push_back(t);
   }
-  prof.rank_compute_factor = rank_factors(comms, times);
-  average_over_ranks(comms, times);
+  const int rounds = std::max(o.min_repeats, o.exact_rounds);
+  std::vector<std::vector<double>> times(samples.size());  // per op, per round
+  std::vector<double> round_totals(static_cast<std::size_t>(rounds), 0.0);
+  for (int r = 0; r < rounds; ++r) {
+    progress("exact ops", static_cast<double>(r) / rounds);
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      if (!samples[i].worker) continue;
+      samples[i].worker->run_step();
+      const auto& span = samples[i].worker->last_step().ops.at(0);
+      const double t = std::max(1.0, static_cast<double>(span.end_ns - span.start_ns));
+      times[i].push_back(t);
+      round_totals[static_cast<std::size_t>(r)] += t;
+    }
+  }
+  std::vector<double> median(samples.size(), 0.0);
+  for (std::size_t i = 0; i < samples.size(); ++i) median[i] = median_of(times[i]);
+  prof.rank_compute_factor = rank_factors(comms, median);
+  if (comms.world_size() > 1)
+    for (int r = 0; r < rounds; ++r) {
+      std::vector<double> factors = rank_factors(comms, {round_totals[static_cast<std::size_t>(r)]});
+      if (!factors.empty()) prof.rank_compute_factor_samples.push_back(std::move(factors));
+    }
+  average_over_ranks(comms, median);
   std::size_t i = 0;
   for (const auto& [sig, where] : ops) {
-    if (times[i] > 0.0) prof.ops.push_back({sig, where.second->name, times[i]});
+    if (samples[i].worker) prof.ops.push_back({sig, where.second->name, median[i]});
     ++i;
   }
 }

@@ -657,6 +657,10 @@ double Worker::loss_scale() const {
 const TensorAllocator& Worker::allocator() const {
   return impl_->alloc_;
 }
+const StepRecord& Worker::last_step() const {
+  require(!impl_->record_.steps.empty(), "Worker::last_step before any step ran");
+  return impl_->record_.steps.back();
+}
 RankRecord Worker::record() const {
   return impl_->record_;
 }

@@ -796,6 +796,32 @@ TEST(Simulate, ProfileRankFactorsSlowTheirRankAndTheOthersWait) {
   EXPECT_NE(four.extra["rank_compute_factor"].get<std::string>().find("not applied"), std::string::npos);
 }
 
+// With per-round samples of the ranks' speeds, one step is simulated per sample and the prediction
+// is the median step (as a measured run reports its median step), with the spread beside it.
+TEST(Simulate, RankSpeedSamplesGiveTheMedianStepAndItsSpread) {
+  auto profile = std::make_shared<plan::CalibrationProfile>();
+  profile->gemm = {{DType::fp32, 256, 256, 256, 100'000.0}};
+  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 50'000.0, plan::Placement::intra}};
+  profile->rank_compute_factor = {1.1, 1.0};  // the mean: not used when samples are present
+  profile->rank_compute_factor_samples = {{1.0, 1.0}, {1.3, 1.0}, {1.0, 1.1}};
+  PlanBuilder b(2);
+  b.group(GroupKind::dp, {0, 1});
+  const auto p = b.program("p");
+  b.gemm(p, 0, 256, 256, 256, DType::fp32);
+  b.collective(p, 0, CollectiveType::all_reduce, GroupKind::dp, 1'000'000);
+  b.assign(1, p);
+  SimulationOptions o;
+  o.cost_model = "calibrated";
+  o.profile = profile;
+  const auto t = engine::simulate(b.build(), test_hardware(1, 2), o);
+  // steps: 100 + 50, 130 + 50, 110 + 50 us: the median is the third sample's
+  EXPECT_NEAR(t.summary.step_time_s, 160e-6, 1e-12);
+  EXPECT_EQ(duration(t, 1, 0), 110'000);
+  EXPECT_EQ(t.extra["rank_noise"]["samples"], 3);
+  EXPECT_NEAR(t.extra["rank_noise"]["step_time_s"]["p10"].get<double>(), 150e-6, 1e-12);
+  EXPECT_NEAR(t.extra["rank_noise"]["step_time_s"]["p90"].get<double>(), 180e-6, 1e-12);
+}
+
 TEST(Simulate, CalibratedProfileTimesOpsAndCollectives) {
   auto profile = std::make_shared<plan::CalibrationProfile>();
   profile->device = "test cpu";

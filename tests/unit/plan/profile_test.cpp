@@ -23,6 +23,7 @@ CalibrationProfile sample_profile() {
   p.host.dispatch_ns = 75.0, p.host.wake_ns = 4100.0;
   p.host.alloc = {{4096, 3500.0}, {1 << 20, 70'000.0}};
   p.rank_compute_factor = {1.07, 0.93};
+  p.rank_compute_factor_samples = {{1.1, 0.9}, {1.04, 0.96}};
   p.overlap_compute_slowdown = 1.15;
   p.kernel_overhead_ns = 2500.0;
   return p;
@@ -48,6 +49,7 @@ TEST(Profile, RoundTripKeepsEveryField) {
   EXPECT_DOUBLE_EQ(back.host.wake_ns, 4100.0);
   EXPECT_EQ(back.host.alloc.size(), 2u);
   EXPECT_EQ(back.rank_compute_factor, (std::vector<double>{1.07, 0.93}));
+  EXPECT_EQ(back.rank_compute_factor_samples.size(), 2u);
 }
 
 void expect_error_at(json j, const std::string& path) {
@@ -99,6 +101,12 @@ TEST(Profile, StrictReaderNamesThePath) {
   j = to_json(sample_profile());
   j["rank_compute_factor"][1] = 0.0;
   expect_error_at(j, "rank_compute_factor[1]");
+  j = to_json(sample_profile());
+  j["rank_compute_factor_samples"][1] = {1.0, 1.0, 1.0};  // not as many ranks as the first sample
+  expect_error_at(j, "rank_compute_factor_samples[1]");
+  j = to_json(sample_profile());
+  j["rank_compute_factor_samples"][0][1] = -1.0;
+  expect_error_at(j, "rank_compute_factor_samples[0][1]");
 }
 
 // An op's signature says which kernel runs on how much data: ops of two layers with the same shapes

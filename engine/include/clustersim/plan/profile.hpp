@@ -99,6 +99,10 @@ struct CalibrationProfile {
   // a busy neighbour), and a synchronising step runs at its slowest rank's pace; the engine applies
   // these as per-rank compute factors to a plan with the same number of ranks. Empty: all equal.
   std::vector<double> rank_compute_factor;
+  // The same, per calibration round (each round times every sample once, about as long as a step):
+  // how much the ranks' relative speeds vary from one step-length period to the next. With these the
+  // engine simulates one step per sample and reports the median (engine::simulate). Empty: none.
+  std::vector<std::vector<double>> rank_compute_factor_samples;
   double overlap_compute_slowdown = 1.0;  // JSON: overlap.compute_slowdown (>= 1)
   double kernel_overhead_ns = 0.0;        // fixed cost per op launch, included in every time above
 };

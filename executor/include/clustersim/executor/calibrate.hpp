@@ -53,6 +53,7 @@ struct CalibrationOptions {
   // shape/size grids (the profile then covers these plans only, and is made in seconds).
   std::vector<plan::Plan> targets;
   bool grid = true;
+  int exact_rounds = 15;  // rounds over the targets' ops (each op once per round; medians over rounds)
   std::function<void(const std::string& phase, double fraction)> progress;
 
   // A small grid (seconds on two cores) for tests and smoke runs.

@@ -115,6 +115,8 @@ class Worker {
   void write_tensor(plan::TensorId id, const std::vector<float>& values);
   // Everything measured so far.
   RankRecord record() const;
+  // The record of the last step run (run_step must have run at least once).
+  const StepRecord& last_step() const;
   // Marks the record finished, adds the resident-memory figures (VmRSS, VmHWM) and writes the run
   // directory's end record. Call once, after the last step.
   RankRecord finish();
