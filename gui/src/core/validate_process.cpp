@@ -75,8 +75,11 @@ QString ValidateProcess::default_program() {
 }
 
 QStringList ValidateProcess::arguments_for(const QString& scenario_path, const QString& backend) {
-  return {QStringLiteral("validate"), scenario_path,         QStringLiteral("--backend"), backend,
-          QStringLiteral("--format"), QStringLiteral("json")};
+  QStringList args{QStringLiteral("validate"), scenario_path,         QStringLiteral("--backend"), backend,
+                   QStringLiteral("--format"), QStringLiteral("json")};
+  // On CPUs the run first measures the scenario's own ops: a prediction from the machine as it is now.
+  if (backend == QStringLiteral("cpu")) args << QStringLiteral("--calibrate");
+  return args;
 }
 
 bool ValidateProcess::running() const {

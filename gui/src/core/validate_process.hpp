@@ -40,7 +40,8 @@ class ValidateProcess : public QObject {
   void set_program(const QString& program) { program_ = program; }
   const QString& program() const { return program_; }
   static QString default_program();
-  // The arguments for a scenario file: validate FILE --backend BACKEND --format json.
+  // The arguments for a scenario file: validate FILE --backend BACKEND --format json, and
+  // --calibrate for the cpu backend (a targeted calibration just before the run).
   static QStringList arguments_for(const QString& scenario_path, const QString& backend = QStringLiteral("cpu"));
 
   // Writes `scenario` to a temporary file and starts the process. Returns an error message (empty

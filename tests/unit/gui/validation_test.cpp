@@ -153,7 +153,9 @@ TEST(ValidateOutput, ProgressLines) {
 
 TEST(ValidateProcess, ArgumentsAreTheCliValidateCommand) {
   EXPECT_EQ(ValidateProcess::arguments_for("s.json"),
-            (QStringList{"validate", "s.json", "--backend", "cpu", "--format", "json"}));
+            (QStringList{"validate", "s.json", "--backend", "cpu", "--format", "json", "--calibrate"}));
+  EXPECT_EQ(ValidateProcess::arguments_for("s.json", "cuda"),
+            (QStringList{"validate", "s.json", "--backend", "cuda", "--format", "json"}));
 }
 
 // A stand-in for `clustersim`: a shell script that checks its arguments, prints progress to stderr
