@@ -66,6 +66,13 @@ void write_throughput(const plan::Trace& trace, const Style& style, std::ostream
     cells.emplace_back("steps", steps);
   }
   if (!s.losses.empty()) cells.emplace_back("final loss", fmt::format("{:.4f}", s.losses.back()));
+  // A calibrated prediction over sampled per-rank speeds (engine::simulate): the spread of the step.
+  if (const auto it = trace.extra.find("rank_noise"); it != trace.extra.end() && it->is_object()) {
+    const auto& q = it->value("step_time_s", nlohmann::json::object());
+    if (q.contains("p10") && q.contains("p90"))
+      cells.emplace_back("step p10-p90", format_duration_s(q["p10"].get<double>()) + " - " +
+                                             format_duration_s(q["p90"].get<double>()));
+  }
   if (s.loss_scale > 0.0) cells.emplace_back("loss scale", format_number(s.loss_scale));
   TextTable table({Align::left, Align::right, Align::left, Align::right, Align::left, Align::right});
   for (std::size_t i = 0; i < cells.size(); i += 3) {
