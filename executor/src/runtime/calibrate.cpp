@@ -907,7 +907,7 @@ void calibrate_host(CommunicatorFactory& comms, const CalibrationOptions& o, pla
     woken.push_back(last = tiny(0, {side}));
   }
   std::vector<std::pair<std::int64_t, OpId>> allocating;  // (bytes, op)
-  for (std::int64_t bytes : o.memory_bytes) {
+  for (std::int64_t bytes : o.alloc_bytes) {
     const TensorId t = s.tensor("alloc", DType::fp32, {std::max<std::int64_t>(1, bytes / 4)});
     bytes = s.p.tensors[static_cast<std::size_t>(t)].bytes;
     auto& persistent = s.p.programs[0].persistent;

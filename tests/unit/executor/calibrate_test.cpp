@@ -55,7 +55,7 @@ TEST(Calibrate, QuickProfileIsCompleteAndReadable) {
   EXPECT_EQ(back.gemm.size(), p.gemm.size());
   EXPECT_EQ(back.memory.size(), p.memory.size());
   // host overheads: one allocation sample per memory size, growing with it
-  ASSERT_EQ(p.host.alloc.size(), o.memory_bytes.size());
+  ASSERT_EQ(p.host.alloc.size(), o.alloc_bytes.size());
   EXPECT_GE(p.host.dispatch_ns, 0.0);
   EXPECT_GE(p.host.wake_ns, 0.0);
 }

@@ -47,6 +47,7 @@ struct CalibrationOptions {
   int min_repeats = 3, max_repeats = 50;
   int blas_threads = 1;
   bool host = true;  // host overheads: dispatch, wake-up and allocation gaps between ops
+  std::vector<std::int64_t> alloc_bytes = {1 << 12, 1 << 16, 1 << 20, 1 << 24};  // allocation sizes timed
   // Targeted calibration (`clustersim calibrate --for SCENARIO`): every distinct kernel op of these
   // plans (plan::op_signature) is measured alone on a copy of its tensors, and their collectives
   // (type, group size, bytes, dtype) and transfer sizes are measured exactly. `grid` false skips the
