@@ -768,7 +768,7 @@ double isolated_collective_ns(Communicator* comm, Communicator& world, Collectiv
 }
 
 // A collective over every rank as a run issues it: a compute stream writes the buffer (as a backward
-// pass writes a gradient bucket) and then streams through `working_set_bytes` of other memory (as
+// pass writes a gradient bucket) and then reads and rewrites `working_set_bytes` of other memory (as
 // the rest of the step does, so the buffer is no longer all in cache), the rank's communication
 // stream thread is woken for the collective, and the compute stream waits for its result; run by
 // the executor's Worker with one thread per stream over the MPI communicators. The time is the
@@ -795,7 +795,7 @@ double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, s
   OpId produce = s.elementwise("zero", {}, {sharded_in ? part : full});
   if (working_set_bytes > bytes) {
     const TensorId rest = s.tensor("rest_of_step", DType::fp32, {(working_set_bytes - bytes) / 4});
-    produce = s.elementwise("zero", {}, {rest});
+    produce = s.elementwise("scale", {rest}, {rest}, 0.5);
   }
   plan::CollectiveParams cp;
   cp.type = type, cp.group = GroupKind::dp, cp.bytes = bytes, cp.dtype = dtype;
