@@ -18,7 +18,8 @@ double ring_all_reduce_s(int n, double bytes, double alpha_s, double bytes_per_s
 
 Estimate estimate_step(const models::Scenario& sc) {
   const models::ArchSpec& a = sc.model.arch;
-  if (!a.is_transformer()) throw InputError("model.architecture", "\"" + a.name + "\"", "a transformer for the estimate");
+  if (!a.is_transformer())
+    throw InputError("model.architecture", "\"" + a.name + "\"", "a transformer for the estimate");
   const auto& par = sc.parallelism;
   const auto& tr = sc.training;
   const plan::Hardware hw = models::hardware_of(sc);
@@ -37,7 +38,8 @@ Estimate estimate_step(const models::Scenario& sc) {
   // Parameters: per layer, and the embedding table(s) on the first / last stage.
   const double embedding = V * h + (a.positions == "learned" ? static_cast<double>(a.max_seq) * h : 0.0);
   const double head = a.tied_embeddings ? (p > 1 ? V * h : 0.0) : V * h;
-  const double per_layer = (static_cast<double>(models::parameter_count(a)) - embedding - (a.tied_embeddings ? 0.0 : V * h)) / L;
+  const double per_layer =
+      (static_cast<double>(models::parameter_count(a)) - embedding - (a.tied_embeddings ? 0.0 : V * h)) / L;
   const double stage_layers = L / p;
   const double stage_params = std::max(stage_layers * per_layer + embedding, stage_layers * per_layer + head) / t;
 
@@ -47,10 +49,18 @@ Estimate estimate_step(const models::Scenario& sc) {
   const double w = mixed ? 2.0 : 4.0, g = w;
   double states = 0.0;
   switch (zero) {
-    case 0: states = (w + g + opt_bytes) * stage_params; break;
-    case 1: states = (w + g) * stage_params + opt_bytes * stage_params / d; break;
-    case 2: states = w * stage_params + (g + opt_bytes) * stage_params / d; break;
-    default: states = (w + g + opt_bytes) * stage_params / d; break;
+    case 0:
+      states = (w + g + opt_bytes) * stage_params;
+      break;
+    case 1:
+      states = (w + g) * stage_params + opt_bytes * stage_params / d;
+      break;
+    case 2:
+      states = w * stage_params + (g + opt_bytes) * stage_params / d;
+      break;
+    default:
+      states = (w + g + opt_bytes) * stage_params / d;
+      break;
   }
   e.model_state_bytes = states;
 
@@ -89,11 +99,21 @@ Estimate estimate_step(const models::Scenario& sc) {
   // Compute.
   DType dt = DType::bf16;
   switch (tr.precision) {
-    case Precision::fp32: dt = DType::fp32; break;
-    case Precision::tf32: dt = DType::tf32; break;
-    case Precision::fp16: dt = DType::fp16; break;
-    case Precision::bf16: dt = DType::bf16; break;
-    case Precision::fp8: dt = DType::fp8_e4m3; break;
+    case Precision::fp32:
+      dt = DType::fp32;
+      break;
+    case Precision::tf32:
+      dt = DType::tf32;
+      break;
+    case Precision::fp16:
+      dt = DType::fp16;
+      break;
+    case Precision::bf16:
+      dt = DType::bf16;
+      break;
+    case Precision::fp8:
+      dt = DType::fp8_e4m3;
+      break;
   }
   const auto eff_it = hw.gpu.efficiency.find("gemm");
   const double eff = eff_it == hw.gpu.efficiency.end() ? 0.7 : eff_it->second.max;
@@ -131,8 +151,9 @@ Estimate estimate_step(const models::Scenario& sc) {
     double bw = link.bytes_per_s();
     if (crosses) bw *= static_cast<double>(hw.inter_node.nics_per_node) / hw.gpus_per_node;
     double comm = ring_all_reduce_s(d, bytes, link.latency_us * 1e-6, bw);
-    if (zero == 2) comm *= 0.5 * (m + 1.0);            // a reduce-scatter every micro-batch + one gather
-    if (zero == 3) comm *= 1.5 * m;                    // gathers forward and backward, reduce-scatter
+    if (zero == 2) comm *= 0.5 * (m + 1.0);  // a reduce-scatter every micro-batch + one gather
+    if (zero == 3) comm *= 1.5 * m;          // gathers forward and backward, reduce-scatter
+    e.dp_comm_s = comm;
     const double overlap = zero >= 2 ? e.compute_s : 2.0 * fwd / rate;
     e.dp_exposed_s = std::max(0.0, comm - overlap);
   }

@@ -4,7 +4,9 @@
 // (PredictionService::flush). The prediction itself (build_plan + simulate) runs on the worker
 // thread exactly as in the window. A second benchmark times Dashboard::apply alone: the dashboard's
 // own share (summary, memory, communication, timeline and validation models) of an update.
-//   BM_KnobToViewModels/<scenario>: end to end, one knob toggled between two values per iteration
+//   BM_KnobToViewModels/<scenario>: end to end, one knob toggled between two values per iteration;
+//     counter preview_ms: knob change to the preview (the Summary's estimated headline figures,
+//     preview.hpp) on display, which happens synchronously inside the edit
 //   BM_ApplyToViewModels/<scenario>: swapping a finished prediction into the view models
 // Counters: ms per update, mean build_plan and simulate ms per update (worker thread), op spans in
 // the prediction, GPUs.
@@ -78,13 +80,16 @@ void BM_KnobToViewModels(benchmark::State& state, const std::string& which) {
   // The knob: the gradient bucket size, toggled 25 <-> 50 MiB (a full rebuild and re-simulation of
   // a plan of the same size every time).
   const Knob* knob = find_knob(d.knobs(), "bucket_mib");
-  double total_ms = 0.0, build_ms = 0.0, simulate_ms = 0.0;
+  double total_ms = 0.0, build_ms = 0.0, simulate_ms = 0.0, preview_ms = 0.0;
+  std::int64_t previews = 0;
   bool flip = false;
   for (auto _ : state) {
     flip = !flip;
     QElapsedTimer timer;
     timer.start();
     d.document().set_knob(*knob, flip ? 50.0 : 25.0);
+    preview_ms += static_cast<double>(timer.nsecsElapsed()) * 1e-6;
+    if (d.preview() && d.preview()->revision == d.document().revision()) ++previews;
     d.predictor().flush();  // skip the debounce delay
     if (!wait_for(d, d.document().revision())) {
       state.SkipWithError("the prediction failed");
@@ -97,6 +102,8 @@ void BM_KnobToViewModels(benchmark::State& state, const std::string& which) {
     simulate_ms += d.current()->simulate_ms;
   }
   state.counters["ms_per_update"] = total_ms / static_cast<double>(state.iterations());
+  state.counters["preview_ms"] = preview_ms / static_cast<double>(state.iterations());
+  state.counters["previews"] = static_cast<double>(previews) / static_cast<double>(state.iterations());
   state.counters["op_spans"] = static_cast<double>(d.current()->trace.ops.size());
   state.counters["gpus"] = d.current()->world_size;
   state.counters["build_ms"] = build_ms / static_cast<double>(state.iterations());

@@ -15,6 +15,10 @@ Dashboard::Dashboard(QObject* parent) : QObject(parent), knobs_(scenario_knobs()
           [this](quint64 revision, const QString& message, const QString& json_path) {
             if (revision != document_.revision()) return;
             prediction_error_ = {message, json_path};
+            if (summary_.preview()) {  // no simulation is coming to confirm the estimate
+              summary_.set_preview(nullptr);
+              emit preview_applied();
+            }
             emit prediction_error_changed();
           });
   connect(&predictor_, &PredictionService::busy_changed, this, &Dashboard::busy_changed);
@@ -30,6 +34,17 @@ void Dashboard::on_document_changed() {
     predictor_.cancel();
   }
   set_stale(true);
+  PreviewPtr preview;
+  if (document_.valid()) {
+    try {
+      preview = make_preview(*document_.scenario(), document_.revision(), current_.get());
+    } catch (const std::exception&) {
+      preview.reset();  // no estimate for this configuration: the simulation alone answers
+    }
+  }
+  const bool had_preview = summary_.preview() != nullptr;
+  summary_.set_preview(preview);
+  if (preview || had_preview) emit preview_applied();
 }
 
 void Dashboard::apply(PredictionPtr result) {

@@ -2,7 +2,9 @@
 // service and every view model, and wires them: a valid edit asks for a prediction (debounced,
 // superseding), an invalid one keeps the last prediction visible and marks it stale; a finished
 // prediction is applied to all view models in one step (`apply`), so the views never show parts of
-// two different results. The window only connects widgets to this object.
+// two different results. Each valid edit also gets, at once and on this thread, a preview of the
+// headline figures (preview.hpp) that the Summary shows as estimates until the simulation lands. The window only
+// connects widgets to this object.
 #pragma once
 
 #include <vector>
@@ -42,6 +44,9 @@ class Dashboard : public QObject {
 
   // The prediction on display (possibly stale); null before the first.
   const PredictionPtr& current() const { return current_; }
+  // The instant estimate of the document's configuration shown while its prediction is simulated
+  // (preview.hpp); null when none is on display (the prediction is current, or no estimate exists).
+  const PreviewPtr& preview() const { return summary_.preview(); }
   // True when the prediction on display does not describe the document (invalid or pending edit).
   bool stale() const { return stale_; }
   // An error of the prediction chain itself (the scenario validated but build/simulate refused it,
@@ -61,6 +66,9 @@ class Dashboard : public QObject {
 
  signals:
   void result_applied(clustersim::gui::PredictionPtr result);
+  // The preview on display changed (emitted synchronously from the edit, before the simulation
+  // starts): a valid edit's new estimate, or none after an invalid edit or a failed prediction.
+  void preview_applied();
   void stale_changed(bool stale);
   void prediction_error_changed();
   void busy_changed(bool busy);

@@ -63,6 +63,7 @@ PredictionPtr predict(const models::Scenario& scenario, std::uint64_t revision, 
   const plan::Plan plan = models::build_plan(scenario);
   result->hardware = models::hardware_of(scenario);
   result->meta = plan.meta;
+  result->facts = estimate_facts(scenario);
   result->world_size = plan.world_size;
   result->program_count = static_cast<std::int32_t>(plan.programs.size());
   for (const auto& p : plan.programs) result->plan_ops += static_cast<std::int64_t>(p.ops.size());

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "clustersim/engine/simulate.hpp"
@@ -14,6 +15,7 @@
 #include "clustersim/plan/hardware.hpp"
 #include "clustersim/plan/plan.hpp"
 #include "clustersim/plan/trace.hpp"
+#include "core/preview.hpp"
 
 namespace clustersim::gui {
 
@@ -29,6 +31,9 @@ struct PredictionResult {
   plan::Trace trace;
   double build_ms = 0.0;     // build_plan + hardware_of
   double simulate_ms = 0.0;  // engine::simulate
+  // The closed-form estimate of the same scenario (transformers), so the next knob change can be
+  // previewed relative to this simulation (see preview.hpp).
+  std::optional<EstimateFacts> facts;
 };
 using PredictionPtr = std::shared_ptr<const PredictionResult>;
 

@@ -5,6 +5,7 @@
 
 #include <QBrush>
 #include <QColor>
+#include <QFont>
 
 #include "clustersim/reports/format.hpp"
 
@@ -31,8 +32,19 @@ StepBreakdown step_breakdown(const plan::Summary& s) {
 SummaryModel::SummaryModel(QObject* parent) : QAbstractTableModel(parent) {}
 
 void SummaryModel::set_result(PredictionPtr result) {
-  beginResetModel();
   result_ = std::move(result);
+  if (preview_ && result_ && result_->revision >= preview_->revision) preview_.reset();
+  rebuild();
+}
+
+void SummaryModel::set_preview(PreviewPtr preview) {
+  if (preview && result_ && result_->revision >= preview->revision) preview.reset();
+  preview_ = std::move(preview);
+  rebuild();
+}
+
+void SummaryModel::rebuild() {
+  beginResetModel();
   rows_.clear();
   if (result_) {
     using namespace reports;
@@ -83,6 +95,39 @@ void SummaryModel::set_result(PredictionPtr result) {
         "build " + format_duration_s(r.build_ms * 1e-3) + ", simulate " + format_duration_s(r.simulate_ms * 1e-3) +
             ", " + std::to_string(s.events) + " events, " + r.trace.backend);
   }
+  if (preview_) {
+    // The headline rows of the preview replace (or, before any prediction, stand in for) the
+    // simulated ones.
+    using namespace reports;
+    const Preview& p = *preview_;
+    const std::string how =
+        p.anchor_revision != 0
+            ? "estimate while the simulation runs: compute costed from one micro-batch's plan, communication and "
+              "bubble in closed form, times simulated/modelled of the last prediction (step x" +
+                  format_number(p.step_ratio) + ", memory x" + format_number(p.memory_ratio) + ")"
+            : "estimate while the simulation runs (no simulated prediction to anchor it to)";
+    const double share = p.capacity_bytes > 0 ? static_cast<double>(p.peak_memory_bytes) / p.capacity_bytes : 0.0;
+    const std::vector<Row> estimated = {
+        {"step_time", "Step time", q("≈ " + format_duration_s(p.step_time_s)), p.step_time_s, q(how), true},
+        {"tokens_per_s", "Throughput", q("≈ " + format_rate(p.tokens_per_s, "tokens/s")), p.tokens_per_s, q(how), true},
+        {"samples_per_s", "Samples", q("≈ " + format_rate(p.samples_per_s, "samples/s")), p.samples_per_s, q(how),
+         true},
+        {"mfu", "MFU", q("≈ " + format_percent(p.mfu)), p.mfu, q(how), true},
+        {"peak_memory", "Peak memory",
+         q("≈ " + format_bytes(p.peak_memory_bytes) + " of " + format_bytes(p.capacity_bytes) + " (" +
+           format_percent(share) + ")"),
+         static_cast<double>(p.peak_memory_bytes), q(how), true},
+        {"fits", "Fits in memory", q(p.fits ? "≈ yes" : "≈ NO - out of memory"), p.fits ? 1.0 : 0.0, q(how), true},
+    };
+    for (const Row& e : estimated) {
+      auto it = std::find_if(rows_.begin(), rows_.end(), [&](const Row& r) { return r.key == e.key; });
+      if (it != rows_.end()) {
+        *it = e;
+      } else {
+        rows_.push_back(e);
+      }
+    }
+  }
   endResetModel();
 }
 
@@ -120,7 +165,15 @@ QVariant SummaryModel::data(const QModelIndex& index, int role) const {
       return r.detail.isEmpty() ? QVariant() : QVariant(r.detail);
     case Qt::UserRole:
       return r.raw;
+    case Qt::FontRole:
+      if (r.estimated) {
+        QFont italic;
+        italic.setItalic(true);
+        return italic;
+      }
+      return {};
     case Qt::ForegroundRole:
+      if (r.estimated) return QBrush(QColor(0x1f, 0x4e, 0x9a));
       if (stale_) return QBrush(QColor(0x99, 0x99, 0x99));
       if (r.key == "fits" && r.raw == 0.0 && index.column() == value_column) return QBrush(QColor(0xc0, 0x10, 0x10));
       return {};

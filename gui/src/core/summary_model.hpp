@@ -1,7 +1,10 @@
 // The Summary view's model: one row per headline figure of the current prediction (step time,
 // throughput, MFU, peak memory against capacity, fits, compute / exposed communication / bubble),
 // formatted with reports::format_*; Qt::UserRole gives the raw number. While the scenario is invalid
-// the last prediction stays, marked stale (grey text). `breakdown()` feeds the step-time chart.
+// the last prediction stays, marked stale (grey text). While a new prediction is being simulated, a
+// preview (preview.hpp) newer than the prediction replaces the headline rows (step time,
+// throughput, MFU, peak memory, fits), shown as estimates ("≈", italic, `estimated` true); the other
+// rows keep the last prediction, stale. `breakdown()` feeds the step-time chart.
 #pragma once
 
 #include <vector>
@@ -32,12 +35,17 @@ class SummaryModel : public QAbstractTableModel {
     QString metric;  // label
     QString value;   // formatted
     double raw = 0.0;
-    QString detail;  // tooltip
+    QString detail;          // tooltip
+    bool estimated = false;  // from the preview, not from a simulation
   };
 
   explicit SummaryModel(QObject* parent = nullptr);
 
   void set_result(PredictionPtr result);
+  // Shows `preview` (null clears it) until a prediction of its revision or a later one arrives.
+  void set_preview(PreviewPtr preview);
+  // The preview on display (null when none or when the prediction is at least as new).
+  const PreviewPtr& preview() const { return preview_; }
   void set_stale(bool stale);
   bool stale() const { return stale_; }
   const PredictionPtr& result() const { return result_; }
@@ -53,7 +61,10 @@ class SummaryModel : public QAbstractTableModel {
   QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
 
  private:
+  void rebuild();
+
   PredictionPtr result_;
+  PreviewPtr preview_;
   std::vector<Row> rows_;
   bool stale_ = false;
 };

@@ -63,6 +63,7 @@ MainWindow::MainWindow(Dashboard& dashboard, QWidget* parent) : QMainWindow(pare
   connect(&dashboard_, &Dashboard::result_applied, this, &MainWindow::update_status);
   connect(&dashboard_, &Dashboard::stale_changed, this, &MainWindow::update_status);
   connect(&dashboard_, &Dashboard::busy_changed, this, &MainWindow::update_status);
+  connect(&dashboard_, &Dashboard::preview_applied, this, &MainWindow::update_status);
   connect(&dashboard_, &Dashboard::prediction_error_changed, this, &MainWindow::update_status);
   connect(&dashboard_.document(), &ScenarioDocument::changed, this, &MainWindow::update_title);
   resize(1280, 800);
@@ -149,7 +150,8 @@ void MainWindow::update_status() {
   } else if (!dashboard_.prediction_error().valid()) {
     text = QStringLiteral("Prediction failed: ") + dashboard_.prediction_error().message;
   } else if (dashboard_.predictor().busy()) {
-    text = QStringLiteral("Computing…");
+    text = dashboard_.preview() ? QStringLiteral("Simulating… (the summary shows the estimate meanwhile)")
+                                : QStringLiteral("Computing…");
   } else if (r && dashboard_.stale()) {
     text = QStringLiteral("Stale");
   } else if (r) {

@@ -114,6 +114,7 @@ SummaryView::SummaryView(Dashboard& dashboard, QWidget* parent) : QWidget(parent
 
   connect(&dashboard_, &Dashboard::result_applied, this, &SummaryView::refresh);
   connect(&dashboard_, &Dashboard::stale_changed, this, &SummaryView::refresh);
+  connect(&dashboard_, &Dashboard::preview_applied, this, &SummaryView::refresh);
   refresh();
 }
 
@@ -126,19 +127,49 @@ QChart* SummaryView::memory_chart() const {
 
 void SummaryView::refresh() {
   const PredictionPtr& r = dashboard_.current();
-  stale_->setVisible(r && dashboard_.stale());
-  if (!r) return;
-  const auto& s = r->trace.summary;
+  const PreviewPtr& preview = dashboard_.preview();
+  if (preview) {
+    stale_->setText(
+        QStringLiteral("Estimate: the figures in italics come from the closed-form estimate of the new "
+                       "configuration, scaled by the last simulation; the simulation is running"));
+    stale_->setStyleSheet(QStringLiteral("background:#e3ecf8; color:#1f4e9a; padding:4px; border:1px solid #9db7e0;"));
+  } else {
+    stale_->setText(QStringLiteral("Stale: these figures belong to the last valid scenario"));
+    stale_->setStyleSheet(QStringLiteral("background:#fff3cd; color:#7a5b00; padding:4px; border:1px solid #e0c36a;"));
+  }
+  stale_->setVisible(preview || (r && dashboard_.stale()));
+  if (!r && !preview) return;
   using namespace reports;
-  QString head = QString::fromStdString(format_duration_s(s.step_time_s)) + QStringLiteral(" per step  ·  ") +
-                 QString::fromStdString(s.tokens_per_s > 0 ? format_rate(s.tokens_per_s, "tokens/s")
-                                                           : format_rate(s.samples_per_s, "samples/s")) +
-                 QStringLiteral("  ·  MFU ") + QString::fromStdString(format_percent(s.mfu)) + QStringLiteral("  ·  ") +
-                 (s.fits ? QStringLiteral("fits in memory") : QStringLiteral("DOES NOT FIT in memory"));
-  headline_->setText(head);
-  headline_->setStyleSheet(s.fits ? QString() : QStringLiteral("color:#c01010;"));
+  const auto headline = [&](double step_s, double tokens_per_s, double samples_per_s, double mfu, bool fits,
+                            const QString& prefix) {
+    QString head = prefix + QString::fromStdString(format_duration_s(step_s)) + QStringLiteral(" per step  ·  ") +
+                   QString::fromStdString(tokens_per_s > 0 ? format_rate(tokens_per_s, "tokens/s")
+                                                           : format_rate(samples_per_s, "samples/s")) +
+                   QStringLiteral("  ·  MFU ") + QString::fromStdString(format_percent(mfu)) + QStringLiteral("  ·  ") +
+                   (fits ? QStringLiteral("fits in memory") : QStringLiteral("DOES NOT FIT in memory"));
+    headline_->setText(head);
+    headline_->setStyleSheet(fits ? QString() : QStringLiteral("color:#c01010;"));
+  };
 
-  const StepBreakdown b = dashboard_.summary().breakdown();
+  StepBreakdown b;
+  std::int64_t peak_bytes = 0, capacity_bytes = 0;
+  if (preview) {
+    const Preview& p = *preview;
+    headline(p.step_time_s, p.tokens_per_s, p.samples_per_s, p.mfu, p.fits, QStringLiteral("≈ "));
+    b.step_s = p.step_time_s;
+    b.compute_s = p.compute_s;
+    b.exposed_comm_s = p.exposed_comm_s;
+    b.bubble_s = p.bubble_s;
+    b.other_s = p.other_s;
+    peak_bytes = p.peak_memory_bytes;
+    capacity_bytes = p.capacity_bytes;
+  } else {
+    const auto& s = r->trace.summary;
+    headline(s.step_time_s, s.tokens_per_s, s.samples_per_s, s.mfu, s.fits, QString());
+    b = dashboard_.summary().breakdown();
+    peak_bytes = s.peak_memory_bytes;
+    capacity_bytes = s.capacity_bytes;
+  }
   compute_->replace(0, b.compute_s * 1e3);
   exposed_->replace(0, b.exposed_comm_s * 1e3);
   bubble_->replace(0, b.bubble_s * 1e3);
@@ -146,8 +177,8 @@ void SummaryView::refresh() {
   breakdown_axis_->setRange(0.0, std::max(1e-9, b.step_s * 1e3));
 
   const double gib = 1024.0 * 1024.0 * 1024.0;
-  const double peak = static_cast<double>(s.peak_memory_bytes) / gib;
-  const double cap = static_cast<double>(s.capacity_bytes) / gib;
+  const double peak = static_cast<double>(peak_bytes) / gib;
+  const double cap = static_cast<double>(capacity_bytes) / gib;
   used_->replace(0, cap > 0 ? std::min(peak, cap) : peak);
   free_->replace(0, std::max(0.0, cap - peak));
   over_->replace(0, cap > 0 ? std::max(0.0, peak - cap) : 0.0);

@@ -1,7 +1,8 @@
 // The Summary tab: the headline of the current prediction (step time, throughput, MFU, fits), the
 // SummaryModel table, and two small charts: where the step goes (compute, exposed communication,
 // pipeline bubble, other) and peak memory against capacity. A banner says when the figures are
-// stale (the scenario has changed or is invalid).
+// stale (the scenario has changed or is invalid) or estimated (a preview stands in for the
+// simulation that is running; the headline and charts then show the preview).
 #pragma once
 
 #include <QWidget>

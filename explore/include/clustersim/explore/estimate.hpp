@@ -18,10 +18,11 @@ namespace clustersim::explore {
 
 struct Estimate {
   double step_time_s = 0.0;
-  double compute_s = 0.0;       // forward + backward + recomputation, all micro-batches, one stage
-  double tp_comm_s = 0.0;       // tensor-parallel collectives (treated as exposed)
-  double bubble_s = 0.0;        // pipeline fill and drain
-  double dp_exposed_s = 0.0;    // data-parallel reduction not hidden by the backward pass
+  double compute_s = 0.0;     // forward + backward + recomputation, all micro-batches, one stage
+  double tp_comm_s = 0.0;     // tensor-parallel collectives (treated as exposed)
+  double bubble_s = 0.0;      // pipeline fill and drain
+  double dp_comm_s = 0.0;     // data-parallel reduction (and ZeRO-3 gathers), overlapped or not
+  double dp_exposed_s = 0.0;  // data-parallel reduction not hidden by the backward pass
   double optimizer_s = 0.0;
   double model_state_bytes = 0.0;
   double activation_bytes = 0.0;
