@@ -132,9 +132,9 @@ double objective_of(Objective o, const plan::Summary& s, double step_time, doubl
 
 template <typename F>
 void parallel_for(std::size_t n, int jobs, F&& f) {
-  const std::size_t threads =
-      std::min<std::size_t>(jobs > 0 ? static_cast<std::size_t>(jobs) : std::max(1u, std::thread::hardware_concurrency()),
-                            std::max<std::size_t>(1, n));
+  const std::size_t threads = std::min<std::size_t>(
+      jobs > 0 ? static_cast<std::size_t>(jobs) : std::max(1u, std::thread::hardware_concurrency()),
+      std::max<std::size_t>(1, n));
   std::atomic<std::size_t> next{0};
   std::exception_ptr failure;
   std::mutex m;
@@ -160,9 +160,9 @@ std::string explain(const Candidate& c, const Candidate* next, Objective o) {
   const auto& s = c.summary;
   std::string why = fmt::format("step {} (compute {}, exposed comm {}, bubble {}), MFU {}, peak {} of {}",
                                 reports::format_duration_s(s.step_time_s), reports::format_duration_s(s.compute_time_s),
-                                reports::format_duration_s(s.exposed_comm_s), reports::format_percent(s.bubble_fraction),
-                                reports::format_percent(s.mfu), reports::format_bytes(s.peak_memory_bytes),
-                                reports::format_bytes(s.capacity_bytes));
+                                reports::format_duration_s(s.exposed_comm_s),
+                                reports::format_percent(s.bubble_fraction), reports::format_percent(s.mfu),
+                                reports::format_bytes(s.peak_memory_bytes), reports::format_bytes(s.capacity_bytes));
   if (next == nullptr) return why;
   const auto& n = next->summary;
   // The components that differ most from the runner-up, in seconds per step.
@@ -175,7 +175,8 @@ std::string explain(const Candidate& c, const Candidate* next, Objective o) {
       {n.exposed_comm_s - s.exposed_comm_s, "exposed communication"},
       {(n.bubble_fraction * n.step_time_s) - (s.bubble_fraction * s.step_time_s), "pipeline bubble"},
   };
-  std::sort(deltas.begin(), deltas.end(), [](const Delta& x, const Delta& y) { return std::fabs(x.seconds) > std::fabs(y.seconds); });
+  std::sort(deltas.begin(), deltas.end(),
+            [](const Delta& x, const Delta& y) { return std::fabs(x.seconds) > std::fabs(y.seconds); });
   if (o == Objective::memory) {
     why += fmt::format("; {} less memory than the next ({})",
                        reports::format_bytes(static_cast<double>(n.peak_memory_bytes - s.peak_memory_bytes)),
@@ -246,8 +247,36 @@ SearchResult search(const json& base, const SearchOptions& options) {
   std::stable_sort(survivors.begin(), survivors.end(),
                    [](const Candidate& x, const Candidate& y) { return x.objective < y.objective; });
 
-  // 3. Simulate the best by estimate.
-  const std::size_t n_sim = std::min<std::size_t>(survivors.size(), static_cast<std::size_t>(std::max(options.simulate, options.top)));
+  // 3a. Re-rank the best estimates by the step model with costed compute.
+  if (options.objective != Objective::memory && options.refine != 0) {
+    const std::size_t n_ref = options.refine < 0
+                                  ? survivors.size()
+                                  : std::min<std::size_t>(survivors.size(), static_cast<std::size_t>(options.refine));
+    std::atomic<std::int64_t> refined{0};
+    parallel_for(n_ref, options.jobs, [&](std::size_t i) {
+      Candidate& c = survivors[i];
+      try {
+        const models::Scenario sc = models::parse_scenario(c.scenario);
+        c.model = step_model(sc, c.estimate, options.simulation.cost_model, options.simulation.profile);
+        c.refined = true;
+        c.objective = objective_of(options.objective, {}, c.model.step_time_s, c.estimate.peak_memory_bytes, sc);
+      } catch (const InputError&) {
+        // keeps its closed-form objective
+      }
+      const auto d = ++refined;
+      if (options.progress && (d % 16 == 0 || d == static_cast<std::int64_t>(n_ref))) {
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        options.progress("refine", d, static_cast<std::int64_t>(n_ref));
+      }
+    });
+    result.refined = static_cast<std::int64_t>(n_ref);
+    std::stable_sort(survivors.begin(), survivors.begin() + static_cast<std::ptrdiff_t>(n_ref),
+                     [](const Candidate& x, const Candidate& y) { return x.objective < y.objective; });
+  }
+
+  // 3b. Simulate the best.
+  const std::size_t n_sim =
+      std::min<std::size_t>(survivors.size(), static_cast<std::size_t>(std::max(options.simulate, options.top)));
   survivors.resize(n_sim);
   std::atomic<std::int64_t> simulated{0};
   parallel_for(n_sim, options.jobs, [&](std::size_t i) {

@@ -1,20 +1,13 @@
 // The dashboard's instant answer to a knob change. A full prediction of a large step (GPT-3 175B on
 // 1,024 GPUs: 7*10^5 ops) takes seconds to build and simulate; the headline figures should not.
 // On every valid edit the dashboard computes, on the GUI thread and in milliseconds, a preview of
-// the new configuration:
-//  1. a step model whose compute is costed op by op: the plan of ONE micro-batch (the same builder,
-//     global batch = micro-batch x dp) is built and every compute-stream op is timed by the
-//     scenario's own cost model (roofline or calibrated), per pipeline program; the slowest stage's
-//     forward + backward (+ recompute) is the time of a micro-batch, its optimizer ops the update.
-//     This is what the closed form (explore::estimate_step) gets wrong most: kernel efficiency by
-//     shape, memory-bound ops and launch overheads.
-//  2. communication and the pipeline from the closed form: Megatron TP all-reduces per micro-batch,
-//     the bubble (p-1)/v micro-batch times, the data-parallel reduction net of the last backward
-//     (all micro-batches' compute under ZeRO-2/3, whose reductions run every micro-batch);
-//  3. anchored to the last simulated prediction: step time and peak memory are multiplied by the
-//     ratio simulated / modelled of the prediction on display, so what the model leaves out
-//     (contention, scheduling gaps, buffers) is carried over from the simulation of a neighbouring
-//     configuration instead of ignored. Throughput and MFU follow from the step time.
+// the new configuration: the step model of explore/step_model.hpp (compute costed op by op from a
+// plan of one micro-batch with the scenario's own cost model; tensor-parallel, pipeline and
+// data-parallel terms in closed form), anchored to the last simulated prediction: step time and
+// peak memory are multiplied by the ratio simulated / modelled of the prediction on display, so
+// what the model leaves out (contention, scheduling gaps, buffers) is carried over from the
+// simulation of a neighbouring configuration instead of ignored. Throughput and MFU follow from the
+// step time.
 // The simulation still runs and replaces the preview whole. Transformers only (the estimate's
 // domain); other models get no preview (their steps simulate in milliseconds anyway).
 #pragma once
@@ -24,6 +17,7 @@
 #include <optional>
 
 #include "clustersim/explore/estimate.hpp"
+#include "clustersim/explore/step_model.hpp"
 #include "clustersim/models/scenario.hpp"
 
 namespace clustersim::gui {
@@ -32,19 +26,9 @@ struct PredictionResult;
 
 // What a preview needs to know about one scenario: its closed-form estimate and the scale of its
 // throughput figures.
-struct StepModel {
-  double step_time_s = 0.0;
-  double compute_s = 0.0;     // forward + backward + recompute of all micro-batches, slowest stage
-  double tp_comm_s = 0.0;     // tensor-parallel collectives, exposed
-  double bubble_s = 0.0;      // pipeline fill and drain
-  double dp_exposed_s = 0.0;  // data-parallel reduction not hidden by backward compute
-  double optimizer_s = 0.0;
-  bool costed = false;  // compute from the one-micro-batch plan (false: closed form only)
-};
-
 struct EstimateFacts {
   explore::Estimate estimate;
-  StepModel model;
+  explore::StepModel model;           // explore::step_model with the scenario's cost model
   double model_flops_per_step = 0.0;  // models::model_flops_per_step, as the plan's meta counts them
   double peak_flops = 0.0;            // GPUs x dense peak of the compute dtype
   std::int64_t tokens_per_step = 0;
@@ -54,10 +38,6 @@ struct EstimateFacts {
 };
 // nullopt for scenarios the estimate does not cover (non-transformers).
 std::optional<EstimateFacts> estimate_facts(const models::Scenario& scenario);
-
-// The step model of point 1-2 above, from the closed-form estimate and, when the one-micro-batch
-// plan builds, its costed compute. Exposed for tests.
-StepModel step_model(const models::Scenario& scenario, const explore::Estimate& estimate);
 
 struct Preview {
   std::uint64_t revision = 0;         // document revision it describes

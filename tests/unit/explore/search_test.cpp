@@ -3,6 +3,8 @@
 // the answer, so they must agree where it matters).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "clustersim/engine/simulate.hpp"
 #include "clustersim/explore/search.hpp"
 #include "clustersim/models/build.hpp"
@@ -72,7 +74,8 @@ TEST(Search, EstimateTracksSimulatedMemory) {
     const char* recompute;
     int zero;
   };
-  for (const C c : {C{1, 1, "none", 0}, C{2, 1, "full", 1}, C{4, 2, "none", 1}, C{8, 2, "full", 0}, C{2, 4, "none", 0}}) {
+  for (const C c :
+       {C{1, 1, "none", 0}, C{2, 1, "full", 1}, C{4, 2, "none", 1}, C{8, 2, "full", 0}, C{2, 4, "none", 0}}) {
     Config cfg;
     cfg.tp = c.tp, cfg.pp = c.pp, cfg.dp = 16 / (c.tp * c.pp), cfg.recompute = c.recompute, cfg.zero = c.zero;
     const json j = apply_config(cluster16(), cfg);
@@ -85,6 +88,51 @@ TEST(Search, EstimateTracksSimulatedMemory) {
     EXPECT_NEAR(e.peak_memory_bytes, simulated, 0.25 * simulated) << cfg.describe();
     EXPECT_NEAR(e.step_time_s, t.summary.step_time_s, 0.35 * t.summary.step_time_s) << cfg.describe();
   }
+}
+
+// The re-ranking by the step model with costed compute is what lets a search simulate a handful of
+// candidates instead of all of them. Ground truth: every one of the ~900 configurations of GPT-3
+// 1.3B on 8 A100s simulated (brute force). Re-ranked, the brute-force winner is among the first 4
+// candidates, and the first alone is within 1% of it. Measured when written: brute force 650.6 ms
+// (mb 8 ZeRO-3); re-ranked, 1 simulated: 653.8 ms (mb 8 ZeRO-1); the closed form alone, 1
+// simulated: 710.9 ms (mb 1 ZeRO-3, +9%). The closed form runs every GEMM at the large-GEMM
+// efficiency, so larger micro-batches earn it nothing.
+TEST(Search, CostedReRankingFindsTheSimulatedBest) {
+  json j = cluster16();
+  j["cluster"]["nodes"] = 1;
+  SearchOptions brute;
+  brute.top = 1;
+  brute.refine = 0;
+  brute.simulate = 100000;
+  const SearchResult truth = search(j, brute);
+  ASSERT_EQ(truth.simulated, truth.estimated) << "every candidate simulated";
+  ASSERT_FALSE(truth.ranked.empty());
+  const double best = truth.ranked[0].summary.step_time_s;
+
+  SearchOptions refined;
+  refined.top = 1;
+  refined.simulate = 4;
+  const SearchResult r4 = search(j, refined);
+  EXPECT_EQ(r4.refined, r4.estimated);
+  ASSERT_FALSE(r4.ranked.empty());
+  EXPECT_TRUE(r4.ranked[0].refined);
+  EXPECT_TRUE(r4.ranked[0].model.costed);
+  EXPECT_DOUBLE_EQ(r4.ranked[0].summary.step_time_s, best)
+      << "re-ranked winner " << r4.ranked[0].config.describe() << ", brute force " << truth.ranked[0].config.describe();
+
+  refined.simulate = 1;
+  const SearchResult r1 = search(j, refined);
+  ASSERT_FALSE(r1.ranked.empty());
+  EXPECT_LT(r1.ranked[0].summary.step_time_s, 1.01 * best) << r1.ranked[0].config.describe();
+
+  SearchOptions closed_form = refined;
+  closed_form.refine = 0;
+  const SearchResult c = search(j, closed_form);
+  ASSERT_FALSE(c.ranked.empty());
+  std::printf("brute force %s %.1f ms; re-ranked, 1 simulated: %s %.1f ms; closed form, 1 simulated: %s %.1f ms\n",
+              truth.ranked[0].config.describe().c_str(), 1e3 * best, r1.ranked[0].config.describe().c_str(),
+              1e3 * r1.ranked[0].summary.step_time_s, c.ranked[0].config.describe().c_str(),
+              1e3 * c.ranked[0].summary.step_time_s);
 }
 
 TEST(Search, RejectsNonTransformers) {

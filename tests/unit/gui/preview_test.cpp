@@ -63,7 +63,7 @@ TEST(Preview, WithoutAnchorItIsTheStepModel) {
   ASSERT_TRUE(p);
   EXPECT_EQ(p->anchor_revision, 0u);
   const explore::Estimate e = explore::estimate_step(sc);
-  const StepModel m = step_model(sc, e);
+  const explore::StepModel m = explore::step_model(sc, e);
   EXPECT_TRUE(m.costed);
   EXPECT_DOUBLE_EQ(p->step_time_s, m.step_time_s);
   EXPECT_NEAR(p->compute_s + p->exposed_comm_s + p->bubble_s + p->other_s, p->step_time_s, 1e-12);
@@ -78,7 +78,7 @@ TEST(Preview, CostedComputeIsTheSimulatedComputeStreamOfOneMicroBatch) {
   j["cluster"] = nlohmann::json::parse(R"({ "nodes": 1, "gpus_per_node": 2, "gpu": "A100-80GB" })");
   j["training"]["global_batch"] = 2;
   const models::Scenario sc = models::parse_scenario(j);
-  const StepModel m = step_model(sc, explore::estimate_step(sc));
+  const explore::StepModel m = explore::step_model(sc, explore::estimate_step(sc));
   ASSERT_TRUE(m.costed);
   const PredictionPtr sim = predict(sc, 1);
   EXPECT_LT(rel(m.compute_s + m.optimizer_s, sim->trace.summary.compute_time_s), 0.01)
