@@ -36,10 +36,11 @@ int main(int argc, char** argv) {
   const QCommandLineOption screenshot(QStringLiteral("screenshot"),
                                       QStringLiteral("Save a PNG of every view at 1280x800 into DIR and exit."),
                                       QStringLiteral("DIR"));
-  const QCommandLineOption views(QStringLiteral("views"),
-                                 QStringLiteral("With --screenshot: the pictures to save (summary, memory, timeline, "
-                                                "communication, sweep, validation, invalid-knob); default all."),
-                                 QStringLiteral("list"));
+  const QCommandLineOption views(
+      QStringLiteral("views"),
+      QStringLiteral("With --screenshot: the pictures to save (summary, memory, timeline, "
+                     "communication, sweep, validation, estimate, invalid-knob); default all."),
+      QStringLiteral("list"));
   const QCommandLineOption prefix(QStringLiteral("prefix"), QStringLiteral("With --screenshot: file name prefix."),
                                   QStringLiteral("prefix"));
   parser.addOption(views);

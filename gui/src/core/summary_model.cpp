@@ -107,6 +107,9 @@ void SummaryModel::rebuild() {
                   format_number(p.step_ratio) + ", memory x" + format_number(p.memory_ratio) + ")"
             : "estimate while the simulation runs (no simulated prediction to anchor it to)";
     const double share = p.capacity_bytes > 0 ? static_cast<double>(p.peak_memory_bytes) / p.capacity_bytes : 0.0;
+    const auto estimated_part = [&](double v) {
+      return format_duration_s(v) + (p.step_time_s > 0 ? " (" + format_percent(v / p.step_time_s) + ")" : "");
+    };
     const std::vector<Row> estimated = {
         {"step_time", "Step time", q("≈ " + format_duration_s(p.step_time_s)), p.step_time_s, q(how), true},
         {"tokens_per_s", "Throughput", q("≈ " + format_rate(p.tokens_per_s, "tokens/s")), p.tokens_per_s, q(how), true},
@@ -118,6 +121,11 @@ void SummaryModel::rebuild() {
            format_percent(share) + ")"),
          static_cast<double>(p.peak_memory_bytes), q(how), true},
         {"fits", "Fits in memory", q(p.fits ? "≈ yes" : "≈ NO - out of memory"), p.fits ? 1.0 : 0.0, q(how), true},
+        {"compute", "Compute", q("≈ " + estimated_part(p.compute_s)), p.compute_s, q(how), true},
+        {"exposed_comm", "Exposed communication", q("≈ " + estimated_part(p.exposed_comm_s)), p.exposed_comm_s, q(how),
+         true},
+        {"bubble", "Pipeline bubble", q("≈ " + format_percent(p.step_time_s > 0 ? p.bubble_s / p.step_time_s : 0.0)),
+         p.step_time_s > 0 ? p.bubble_s / p.step_time_s : 0.0, q(how), true},
     };
     for (const Row& e : estimated) {
       auto it = std::find_if(rows_.begin(), rows_.end(), [&](const Row& r) { return r.key == e.key; });

@@ -85,6 +85,28 @@ QString take_screenshots(MainWindow& window, Dashboard& dashboard, const Screens
     if (written) *written << path;
   }
 
+  if (options.invalid_example && wanted(QStringLiteral("estimate"))) {
+    // A knob change, captured before its simulation lands: the preview is installed inside the edit
+    // and the result of the simulation arrives through the event loop, which does not run before
+    // the capture.
+    window.tabs()->setCurrentIndex(0);
+    window.resize(options.size);
+    settle();
+    const nlohmann::json before = dashboard.document().json();
+    const QString path_before = dashboard.document().path();
+    const Knob* mb = find_knob(dashboard.knobs(), "micro_batch");
+    const auto* current = before.contains("training") ? &before["training"] : nullptr;
+    if (mb && current && current->contains("micro_batch") && (*current)["micro_batch"].get<double>() >= 2.0)
+      dashboard.document().set_knob(*mb, (*current)["micro_batch"].get<double>() / 2.0);
+    if (dashboard.preview()) {  // none for models the estimate does not cover: no picture
+      const QString path = QDir(options.dir).filePath(options.prefix + QStringLiteral("estimate.png"));
+      if (!render_widget(&window).save(path)) return QStringLiteral("cannot write %1").arg(path);
+      if (written) *written << path;
+    }
+    dashboard.document().set_json(before, path_before);
+    wait_for_prediction(dashboard, options.timeout_ms);
+  }
+
   if (options.invalid_example && wanted(QStringLiteral("invalid-knob"))) {
     // An invalid knob: tp that does not divide the GPUs. The panel shows the library's message and
     // outlines the control; the last prediction stays, marked stale.

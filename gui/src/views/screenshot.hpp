@@ -18,8 +18,8 @@ struct ScreenshotOptions {
   QString measured_trace;  // optional: a measured trace for the Validation tab
   QString sweep_csv;       // optional: a sweep CSV; otherwise a small grid is run
   bool run_sweep = true;
-  bool invalid_example = true;  // also save "invalid-knob.png"
-  // Which pictures to save: summary, memory, timeline, communication, sweep, validation,
+  bool invalid_example = true;  // also save "estimate.png" (a knob change before its simulation) and "invalid-knob.png"
+  // Which pictures to save: summary, memory, timeline, communication, sweep, validation, estimate,
   // invalid-knob; empty = all.
   QStringList views;
   QString prefix;  // file name prefix, e.g. "gpt3-175b-" -> gpt3-175b-timeline.png

@@ -46,6 +46,7 @@ SummaryView::SummaryView(Dashboard& dashboard, QWidget* parent) : QWidget(parent
   auto* layout = new QVBoxLayout(this);
   stale_ = new QLabel(QStringLiteral("Stale: these figures belong to the last valid scenario"));
   stale_->setStyleSheet(QStringLiteral("background:#fff3cd; color:#7a5b00; padding:4px; border:1px solid #e0c36a;"));
+  stale_->setWordWrap(true);
   stale_->hide();
   layout->addWidget(stale_);
   headline_ = new QLabel(QStringLiteral("No prediction yet"));
@@ -130,8 +131,8 @@ void SummaryView::refresh() {
   const PreviewPtr& preview = dashboard_.preview();
   if (preview) {
     stale_->setText(
-        QStringLiteral("Estimate: the figures in italics come from the closed-form estimate of the new "
-                       "configuration, scaled by the last simulation; the simulation is running"));
+        QStringLiteral("Estimate while the simulation runs (italics): the new configuration modelled, scaled by "
+                       "the last simulation"));
     stale_->setStyleSheet(QStringLiteral("background:#e3ecf8; color:#1f4e9a; padding:4px; border:1px solid #9db7e0;"));
   } else {
     stale_->setText(QStringLiteral("Stale: these figures belong to the last valid scenario"));

@@ -270,7 +270,7 @@ TEST_F(Views, ScreenshotModeWritesEveryView) {
   QStringList written;
   const QString error = take_screenshots(*window, *dashboard, options, &written);
   ASSERT_TRUE(error.isEmpty()) << error.toStdString();
-  ASSERT_EQ(written.size(), 7);
+  ASSERT_EQ(written.size(), 8);
   for (const QString& file : written) {
     const QImage image(file);
     EXPECT_EQ(image.size(), QSize(1280, 800)) << file.toStdString();
@@ -279,11 +279,13 @@ TEST_F(Views, ScreenshotModeWritesEveryView) {
   EXPECT_TRUE(dashboard->document().valid());  // the invalid example was undone
 
   // A selection of pictures with a prefix.
-  options.views = QStringList{"memory", "invalid-knob"};
+  options.views = QStringList{"memory", "estimate", "invalid-knob"};
   options.prefix = "x-";
   written.clear();
   ASSERT_TRUE(take_screenshots(*window, *dashboard, options, &written).isEmpty());
-  EXPECT_EQ(written, (QStringList{options.dir + "/x-memory.png", options.dir + "/x-invalid-knob.png"}));
+  EXPECT_EQ(written, (QStringList{options.dir + "/x-memory.png", options.dir + "/x-estimate.png",
+                                  options.dir + "/x-invalid-knob.png"}));
+  EXPECT_EQ(dashboard->preview(), nullptr) << "the estimate's knob change was undone and simulated";
 }
 
 }  // namespace
