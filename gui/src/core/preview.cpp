@@ -1,7 +1,6 @@
-// Preview: closed-form estimate anchored to the last simulation (see preview.hpp).
+// Preview: the step model of a knob change anchored to the last simulation (see preview.hpp).
 #include "core/preview.hpp"
 
-#include <algorithm>
 #include <cmath>
 
 #include "clustersim/models/build.hpp"
@@ -15,18 +14,18 @@ std::optional<EstimateFacts> estimate_facts(const models::Scenario& sc) {
   EstimateFacts f;
   try {
     f.estimate = explore::estimate_step(sc);
+    const plan::Hardware hw = models::hardware_of(sc);
+    f.gpus = sc.cluster.gpus();
+    f.peak_flops = static_cast<double>(f.gpus) * hw.gpu.peak_tflops_for(compute_dtype(sc.training.precision)) * 1e12;
+    f.model_flops_per_step = models::model_flops_per_step(sc);
+    f.samples_per_step = sc.training.global_batch;
+    f.tokens_per_step = sc.training.global_batch * sc.model.seq_len;
+    f.capacity_bytes = hw.usable_memory_bytes();
+    const engine::SimulationOptions options = simulation_options_for(sc);
+    f.model = explore::step_model(sc, f.estimate, options.cost_model, options.profile);
   } catch (const Error&) {
-    return std::nullopt;
+    return std::nullopt;  // e.g. no rate for the precision on this GPU: the simulation says why
   }
-  const plan::Hardware hw = models::hardware_of(sc);
-  f.gpus = sc.cluster.gpus();
-  f.peak_flops = static_cast<double>(f.gpus) * hw.gpu.peak_tflops_for(compute_dtype(sc.training.precision)) * 1e12;
-  f.model_flops_per_step = models::model_flops_per_step(sc);
-  f.samples_per_step = sc.training.global_batch;
-  f.tokens_per_step = sc.training.global_batch * sc.model.seq_len;
-  f.capacity_bytes = hw.usable_memory_bytes();
-  const engine::SimulationOptions options = simulation_options_for(sc);
-  f.model = explore::step_model(sc, f.estimate, options.cost_model, options.profile);
   return f;
 }
 

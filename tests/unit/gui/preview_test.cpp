@@ -70,22 +70,6 @@ TEST(Preview, WithoutAnchorItIsTheStepModel) {
   EXPECT_NEAR(static_cast<double>(p->peak_memory_bytes), e.peak_memory_bytes, 1.0);
 }
 
-// The costed compute is the plan's own: for one micro-batch per pipeline (no pipeline, no
-// accumulation, no data parallelism), the step model's compute + optimizer equals the busy time of
-// the simulated compute stream, which costs the same ops with the same model.
-TEST(Preview, CostedComputeIsTheSimulatedComputeStreamOfOneMicroBatch) {
-  nlohmann::json j = base_scenario();
-  j["cluster"] = nlohmann::json::parse(R"({ "nodes": 1, "gpus_per_node": 2, "gpu": "A100-80GB" })");
-  j["training"]["global_batch"] = 2;
-  const models::Scenario sc = models::parse_scenario(j);
-  const explore::StepModel m = explore::step_model(sc, explore::estimate_step(sc));
-  ASSERT_TRUE(m.costed);
-  const PredictionPtr sim = predict(sc, 1);
-  EXPECT_LT(rel(m.compute_s + m.optimizer_s, sim->trace.summary.compute_time_s), 0.01)
-      << "model " << m.compute_s + m.optimizer_s << " s, simulated compute stream "
-      << sim->trace.summary.compute_time_s;
-}
-
 TEST(Preview, NonTransformersHaveNone) {
   const models::Scenario mlp = models::parse_scenario(nlohmann::json::parse(R"({
     "name": "mlp",
