@@ -41,6 +41,9 @@ void print_profile(const plan::CalibrationProfile& p, const std::string& path, s
   if (best_gflops > 0.0) os << fmt::format("best gemm       {:.1f} GFLOP/s per rank\n", best_gflops);
   os << fmt::format("op overhead     {:.0f} ns\n", p.kernel_overhead_ns);
   os << fmt::format("overlap         compute x{:.2f} while communicating\n", p.overlap_compute_slowdown);
+  if (p.overlap_comm_busy_delay_ns > 0.0)
+    os << fmt::format("busy core       a send or recv ending during a kernel completes {:.2f} ms later\n",
+                      p.overlap_comm_busy_delay_ns * 1e-6);
   if (!p.ops.empty()) os << fmt::format("exact ops       {} (targeted calibration)\n", p.ops.size());
   if (p.host.dispatch_ns > 0.0 || p.host.wake_ns > 0.0)
     os << fmt::format("host            {:.1f} us between ops on a stream, +{:.1f} us when woken by another stream\n",

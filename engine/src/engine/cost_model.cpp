@@ -268,6 +268,7 @@ class Calibrated final : public CostModel {
   std::string_view name() const override { return "calibrated"; }
 
   std::optional<double> overlap_slowdown() const override { return profile_->overlap_compute_slowdown; }
+  std::optional<double> comm_busy_delay_ns() const override { return profile_->overlap_comm_busy_delay_ns; }
 
   nlohmann::json describe() const override {
     return {

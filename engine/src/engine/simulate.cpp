@@ -85,6 +85,10 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
   if (!(overlap >= 1.0) || !std::isfinite(overlap))
     throw InputError("simulation.compute_comm_overlap_slowdown", plan::describe_value(overlap), "a factor >= 1");
 
+  const double busy_delay = options.comm_busy_delay_ns.value_or(cost->comm_busy_delay_ns().value_or(0.0));
+  if (!(busy_delay >= 0.0) || !std::isfinite(busy_delay))
+    throw InputError("simulation.comm_busy_delay_ns", plan::describe_value(busy_delay), "a time >= 0 in ns");
+
   const plan::RankGroups groups(plan);
   const bool asymmetric_hardware = !hardware.degradations.empty() ||
                                    std::any_of(straggler.begin(), straggler.end(), [](double f) { return f != 1.0; });
@@ -108,7 +112,8 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
 
   detail::ComputeModel compute(n_slots, overlap);
   detail::Workload workload(plan, groups, classes, table_of, straggler,
-                            options.record_memory_timeline ? options.max_timeline_samples : 0, compute, *network);
+                            options.record_memory_timeline ? options.max_timeline_samples : 0, compute, *network,
+                            busy_delay);
 
   // The event loop: it knows models and tokens, nothing about GPUs or links.
   std::array<Model*, 2> models{&compute, network.get()};
@@ -275,6 +280,7 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
   trace.extra = {{"rank_mode", symmetric ? "symmetric" : "expanded"},
                  {"represented_ranks", std::move(represented)},
                  {"compute_comm_overlap_slowdown", overlap},
+                 {"comm_busy_delay_ns", busy_delay},
                  {"rank_compute_factor", std::move(rank_factors)},
                  {"comm_transfer_s", std::move(transfer_s)},
                  {"network", network->report()},

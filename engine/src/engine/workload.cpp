@@ -127,13 +127,14 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
 
 Workload::Workload(const plan::Plan& plan, const plan::RankGroups& groups, const RankClasses& classes,
                    const std::vector<const OpTable*>& table_of_program, const std::vector<double>& straggler,
-                   std::int32_t timeline_samples, ComputeModel& compute, NetworkModel& network)
-    : plan_(plan), compute_(compute), network_(network) {
+                   std::int32_t timeline_samples, ComputeModel& compute, NetworkModel& network,
+                   double busy_delay_ns)
+    : plan_(plan), compute_(compute), network_(network), busy_delay_ns_(busy_delay_ns) {
   const auto n_slots = classes.simulated.size();
   slots_.reserve(n_slots);
   std::int64_t ops = 0, p2p = 0, comm = 0;
   for (std::size_t s = 0; s < n_slots; ++s) {
-    Slot slot{.memory = MemoryTracker(timeline_samples)};
+    Slot slot{.held = {}, .memory = MemoryTracker(timeline_samples)};
     slot.rank = classes.simulated[s];
     slot.program = plan.program_of_rank[static_cast<std::size_t>(slot.rank)];
     slot.table = table_of_program[static_cast<std::size_t>(slot.program)];
@@ -149,6 +150,10 @@ Workload::Workload(const plan::Plan& plan, const plan::RankGroups& groups, const
     slots_.push_back(std::move(slot));
   }
   pending_.resize(static_cast<std::size_t>(ops));
+  if (busy_delay_ns_ > 0.0) {
+    held_.assign(static_cast<std::size_t>(ops), kNotHeld);
+    partner_.assign(static_cast<std::size_t>(ops), -1);
+  }
   start_.assign(static_cast<std::size_t>(ops), -1);
   end_.assign(static_cast<std::size_t>(ops), -1);
   transfer_start_.assign(static_cast<std::size_t>(comm), -1);
@@ -289,7 +294,23 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
       const Token op = token & kIdMask;
       start_op(now_ns, static_cast<std::int32_t>(op >> 32), static_cast<std::int32_t>(op & 0xffffffff));
     } else if (token < kCollectiveToken) {
-      finish(now_ns, static_cast<std::int32_t>(token >> 32), static_cast<std::int32_t>(token & 0xffffffff));
+      const auto s = static_cast<std::int32_t>(token >> 32), op = static_cast<std::int32_t>(token & 0xffffffff);
+      Slot& slot = slots_[static_cast<std::size_t>(s)];
+      if (!held_.empty()) {
+        std::uint8_t& h = held_[static_cast<std::size_t>(slot.base + op)];
+        if (h == kReleased) {  // finished early, when its rank stopped computing
+          h = kNotHeld;
+          continue;
+        }
+        if (h == kHeld) {
+          h = kNotHeld;
+          slot.held.erase(std::find(slot.held.begin(), slot.held.end(), op));
+          if (slot.held.empty()) held_slots_.erase(std::find(held_slots_.begin(), held_slots_.end(), s));
+          complete_held(now_ns, s, op);
+          continue;
+        }
+      }
+      finish(now_ns, s, op);
     } else if (token < kTransferToken) {
       VirtualGroup& vg = vgroups_[static_cast<std::size_t>(token & kIdMask)];
       for (std::int32_t i = 0; i < vg.arrived; ++i) {
@@ -304,21 +325,77 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
       const auto id = token & kIdMask;
       const Channel& ch = channels_[static_cast<std::size_t>(id >> 32)];
       const auto m = static_cast<std::size_t>(ch.offset + (id & 0xffffffff));
-      for (const Token op : {channel_send_[m], channel_recv_[m]}) {
-        const auto slot = static_cast<std::int32_t>(op >> 32);
-        compute_.transfer_finished(now_ns, slot);
-        finish(now_ns, slot, static_cast<std::int32_t>(op & 0xffffffff));
+      // The receiver moves the data (a rendezvous): while it computes, the sender waits with it.
+      const Token send = channel_send_[m], recv = channel_recv_[m];
+      const auto rs = static_cast<std::int32_t>(recv >> 32), ro = static_cast<std::int32_t>(recv & 0xffffffff);
+      if (transfer_done(now_ns, rs, ro)) {
+        partner_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(rs)].base + ro)] = send;
+      } else {
+        transfer_done(now_ns, static_cast<std::int32_t>(send >> 32), static_cast<std::int32_t>(send & 0xffffffff));
       }
     }
   }
   for (std::size_t i = 0; i < ready_.size(); ++i)
     begin(now_ns, static_cast<std::int32_t>(ready_[i] >> 32), static_cast<std::int32_t>(ready_[i] & 0xffffffff));
   ready_.clear();
+  if (!held_slots_.empty()) release_held(now_ns);
+}
+
+bool Workload::transfer_done(TimeNs now_ns, std::int32_t s, std::int32_t op) {
+  compute_.transfer_finished(now_ns, s);
+  Slot& slot = slots_[static_cast<std::size_t>(s)];
+  if (busy_delay_ns_ > 0.0 && slot.kernels_running > 0) {
+    held_[static_cast<std::size_t>(slot.base + op)] = kHeld;
+    if (slot.held.empty()) held_slots_.push_back(s);
+    slot.held.push_back(op);
+    compute_.start(now_ns, s, busy_delay_ns_, false, op_token(s, op));
+    return true;
+  }
+  finish(now_ns, s, op);
+  return false;
+}
+
+void Workload::complete_held(TimeNs now_ns, std::int32_t s, std::int32_t op) {
+  finish(now_ns, s, op);
+  Token& partner = partner_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(s)].base + op)];
+  if (partner < 0) return;
+  const Token send = partner;
+  partner = -1;
+  transfer_done(now_ns, static_cast<std::int32_t>(send >> 32), static_cast<std::int32_t>(send & 0xffffffff));
+}
+
+void Workload::release_held(TimeNs now_ns) {
+  while (true) {
+    bool released = false;
+    for (std::size_t i = 0; i < held_slots_.size();) {
+      const std::int32_t s = held_slots_[i];
+      Slot& slot = slots_[static_cast<std::size_t>(s)];
+      if (slot.kernels_running > 0) {
+        ++i;
+        continue;
+      }
+      // The rank stopped computing: its polling thread has the core.
+      const std::vector<std::int32_t> ops = std::move(slot.held);
+      slot.held.clear();
+      held_slots_[i] = held_slots_.back();
+      held_slots_.pop_back();
+      for (const std::int32_t op : ops) {
+        held_[static_cast<std::size_t>(slot.base + op)] = kReleased;
+        complete_held(now_ns, s, op);
+      }
+      released = true;
+    }
+    if (!released) return;
+    for (std::size_t i = 0; i < ready_.size(); ++i)
+      begin(now_ns, static_cast<std::int32_t>(ready_[i] >> 32), static_cast<std::int32_t>(ready_[i] & 0xffffffff));
+    ready_.clear();
+  }
 }
 
 void Workload::finish(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   Slot& slot = slots_[static_cast<std::size_t>(s)];
   const OpTable& t = *slot.table;
+  if (t.tag[static_cast<std::size_t>(op)] == OpTag::kernel) --slot.kernels_running;
   end_[static_cast<std::size_t>(slot.base + op)] = now_ns;
   ++finished_;
   const auto f0 = t.free_offset[static_cast<std::size_t>(op)], f1 = t.free_offset[static_cast<std::size_t>(op) + 1];
@@ -341,8 +418,10 @@ void Workload::finish(TimeNs now_ns, std::int32_t s, std::int32_t op) {
 }
 
 void Workload::begin(TimeNs now_ns, std::int32_t s, std::int32_t op) {
-  const Slot& slot = slots_[static_cast<std::size_t>(s)];
+  Slot& slot = slots_[static_cast<std::size_t>(s)];
   const OpTable& t = *slot.table;
+  // The rank computes from here (its host dispatch included) to the kernel's end.
+  if (t.tag[static_cast<std::size_t>(op)] == OpTag::kernel) ++slot.kernels_running;
   const std::int64_t delay =
       t.dispatch_ns[static_cast<std::size_t>(op)] + (woken_[static_cast<std::size_t>(slot.base + op)] ? t.wake_ns : 0);
   if (delay > 0) {

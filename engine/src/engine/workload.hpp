@@ -69,7 +69,7 @@ class Workload {
  public:
   Workload(const plan::Plan& plan, const plan::RankGroups& groups, const RankClasses& classes,
            const std::vector<const OpTable*>& table_of_program, const std::vector<double>& straggler,
-           std::int32_t timeline_samples, ComputeModel& compute, NetworkModel& network);
+           std::int32_t timeline_samples, ComputeModel& compute, NetworkModel& network, double busy_delay_ns = 0.0);
 
   // Allocates persistent tensors at t = 0 and starts every op that is ready.
   void start();
@@ -110,6 +110,8 @@ class Workload {
     double straggler = 1.0;
     std::array<std::int32_t, kGroupKindCount> vgroup{};       // rendezvous per group kind, -1 none
     std::array<std::int32_t, kGroupKindCount> collectives{};  // collectives issued per group kind
+    std::int32_t kernels_running = 0;  // kernels dispatched or running
+    std::vector<std::int32_t> held{};  // p2p ops whose completion waits for the core
     MemoryTracker memory;
   };
   // A rendezvous point: the representatives of one group's members (all of them when expanded).
@@ -138,6 +140,18 @@ class Workload {
   void arrive(TimeNs now_ns, std::int32_t slot, std::int32_t op);
   void post(TimeNs now_ns, std::int32_t slot, std::int32_t op);
   void mark_transfer(TimeNs now_ns, std::int32_t slot, std::int32_t op);
+  // A point-to-point op's transfer ended: it finishes now, or, while a kernel of its slot is being
+  // dispatched or running, it is held: it finishes busy_delay_ns_ later (a non-slowable action
+  // whose token finishes it) or as soon as the slot stops computing (release_held), whichever
+  // comes first, as a polling thread gets the core at the scheduler's preemption or when the
+  // computing thread blocks.
+  // Collectives finish at once: the delay is measured on transfers, and the CPU validation runs
+  // show none for a collective that ends during a kernel (docs/VALIDATION.md).
+  // Returns whether the op is held.
+  bool transfer_done(TimeNs now_ns, std::int32_t slot, std::int32_t op);
+  // A held op finishes; a recv's sender then completes (or is held in turn: transfer_done).
+  void complete_held(TimeNs now_ns, std::int32_t slot, std::int32_t op);
+  void release_held(TimeNs now_ns);
   std::string op_name(std::int32_t slot, std::int32_t op) const;
 
   const plan::Plan& plan_;
@@ -160,6 +174,11 @@ class Workload {
   std::vector<std::int64_t> p2p_message_;           // per p2p instance: k
   std::vector<plan::Rank> p2p_peer_;                // per p2p instance: the real peer rank
   std::vector<Token> channel_send_, channel_recv_;  // per message: the posted op, -1 until posted
+  double busy_delay_ns_ = 0.0;
+  static constexpr std::uint8_t kNotHeld = 0, kHeld = 1, kReleased = 2;
+  std::vector<std::uint8_t> held_;          // per op instance, sized only with a busy delay
+  std::vector<std::int32_t> held_slots_;    // slots with held ops
+  std::vector<Token> partner_;              // per held recv: the send that completes after it, -1
 };
 
 }  // namespace clustersim::engine::detail

@@ -177,7 +177,8 @@ json to_json(const CalibrationProfile& p) {
           {"rank_compute_factor_samples", p.rank_compute_factor_samples},
           {"host",
            {{"dispatch_ns", p.host.dispatch_ns}, {"wake_ns", p.host.wake_ns}, {"alloc", byte_time_list(p.host.alloc)}}},
-          {"overlap", {{"compute_slowdown", p.overlap_compute_slowdown}}},
+          {"overlap",
+           {{"compute_slowdown", p.overlap_compute_slowdown}, {"comm_busy_delay_ns", p.overlap_comm_busy_delay_ns}}},
           {"kernel_overhead_ns", p.kernel_overhead_ns}};
 }
 
@@ -296,6 +297,7 @@ CalibrationProfile profile_from_json(const json& j) {
   if (const json* v = r.find("overlap")) {
     ObjectReader o(*v, "overlap");
     p.overlap_compute_slowdown = o.number_or("compute_slowdown", 1.0, 1.0, 100.0);
+    p.overlap_comm_busy_delay_ns = o.number_or("comm_busy_delay_ns", 0.0, 0.0, 1e12);
     o.finish();
   }
   p.kernel_overhead_ns = r.number_or("kernel_overhead_ns", 0.0, 0.0, 1e12);

@@ -655,15 +655,31 @@ void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o
   }
 }
 
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 // The collectives (type, group size, bytes, dtype) and transfer sizes of the target plans.
 struct CommTargets {
-  std::set<std::tuple<CollectiveType, std::int32_t, std::int64_t, DType>> collectives;
+  using Key = std::tuple<CollectiveType, std::int32_t, std::int64_t, DType>;
+  std::set<Key> collectives;
+  // Per collective: the rank's kernel time since its previous communication op (the op times of
+  // `op_ns`), the median over the collective's occurrences; 0 without op times.
+  std::map<Key, double> compute_gap_ns;
   std::set<std::int64_t> p2p_bytes;
   std::int64_t working_set_bytes = 0;  // the largest bytes a rank's step touches among the targets
 };
 
-CommTargets comm_targets(const std::vector<plan::Plan>& targets) {
+bool is_comm_op(OpKind kind) {
+  return kind == OpKind::collective || kind == OpKind::send || kind == OpKind::recv;
+}
+
+// `op_ns`: measured kernel time by op_signature (the exact ops calibrated before the collectives).
+CommTargets comm_targets(const std::vector<plan::Plan>& targets, const std::map<std::string, double>& op_ns = {}) {
   CommTargets out;
+  std::map<CommTargets::Key, std::vector<double>> gaps;
   for (const auto& p : targets) {
     const plan::RankGroups groups(p);
     for (const auto& prog : p.programs) {
@@ -678,13 +694,31 @@ CommTargets comm_targets(const std::vector<plan::Plan>& targets) {
       const auto first = std::find(p.program_of_rank.begin(), p.program_of_rank.end(), static_cast<std::int32_t>(prog));
       if (first == p.program_of_rank.end()) continue;
       const auto rank = static_cast<plan::Rank>(first - p.program_of_rank.begin());
-      for (const auto& op : p.programs[prog].ops) {
+      const auto& ops = p.programs[prog].ops;
+      // Kernel time in listing (issue) order since the previous communication op; the first one's
+      // gap wraps around from the end of the previous step.
+      std::vector<double> since(ops.size(), 0.0);
+      double acc = 0.0;
+      for (int pass = 0; pass < 2; ++pass)
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+          if (is_comm_op(ops[i].kind)) {
+            since[i] = acc;
+            acc = 0.0;
+          } else if (const auto it = op_ns.find(plan::op_signature(p, ops[i])); it != op_ns.end()) {
+            acc += it->second;
+          }
+        }
+      for (std::size_t i = 0; i < ops.size(); ++i) {
+        const plan::Op& op = ops[i];
         if (op.kind == OpKind::collective) {
           const auto& c = std::get<plan::CollectiveParams>(op.params);
           const std::int32_t g = groups.group_of(rank, c.group);
           if (g == plan::kNone || c.bytes <= 0) continue;
           const auto n = static_cast<std::int32_t>(p.groups.at(static_cast<std::size_t>(g)).ranks.size());
-          if (n > 1) out.collectives.emplace(c.type, n, c.bytes, c.dtype);
+          if (n > 1) {
+            out.collectives.emplace(c.type, n, c.bytes, c.dtype);
+            gaps[{c.type, n, c.bytes, c.dtype}].push_back(since[i]);
+          }
         } else if (op.kind == OpKind::send) {
           const auto bytes = std::get<plan::P2PParams>(op.params).bytes;
           if (bytes > 0) out.p2p_bytes.insert(bytes);
@@ -692,13 +726,8 @@ CommTargets comm_targets(const std::vector<plan::Plan>& targets) {
       }
     }
   }
+  for (auto& [key, v] : gaps) out.compute_gap_ns[key] = median_of(std::move(v));
   return out;
-}
-
-double median_of(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 // A buffer of `bytes` holding ones in `dtype` (sums of ones stay finite over a few repetitions).
@@ -768,59 +797,92 @@ double isolated_collective_ns(Communicator* comm, Communicator& world, Collectiv
 }
 
 // A collective over every rank as a run issues it: a compute stream writes the buffer (as a backward
-// pass writes a gradient bucket) and then reads and rewrites `working_set_bytes` of other memory (as
-// the rest of the step does, so the buffer is no longer all in cache), the rank's communication
-// stream thread is woken for the collective, and the compute stream waits for its result; run by
-// the executor's Worker with one thread per stream over the MPI communicators. The time is the
-// comparison's transfer: from the last member's start to this member's end, the median over steps,
-// averaged over the ranks.
+// pass writes a gradient bucket) and then reads and rewrites other memory, `working_set_bytes` a
+// pass (as the rest of the step does, so the buffer is no longer all in cache), in passes that last
+// `compute_gap_ns` together (the rank's kernel time since its previous communication op in the
+// step: on some machines a collective after tens of milliseconds of compute takes half again as
+// long as one issued back to back, see docs/VALIDATION.md), the rank's communication stream thread
+// is woken for the collective, and the compute stream waits for its result; run by the executor's
+// Worker with one thread per stream over the MPI communicators. The time is the comparison's
+// transfer: from the last member's start to this member's end, the median over steps, averaged
+// over the ranks.
 double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, std::int64_t bytes, DType dtype,
-                              std::int64_t working_set_bytes) {
+                              std::int64_t working_set_bytes, double compute_gap_ns) {
   const int n = comms.world_size();
-  SamplePlan s;
-  s.p.world_size = n;
-  s.p.program_of_rank.assign(static_cast<std::size_t>(n), 0);
-  plan::Group g;
-  g.id = 0;
-  g.kind = GroupKind::dp;
-  for (int r = 0; r < n; ++r) g.ranks.push_back(r);
-  s.p.groups.push_back(g);
-  s.p.programs[0].streams.push_back({1, "dp_comm", StreamKind::comm});
-  const std::int64_t count = bytes / dtype_bytes(dtype);
-  const bool sharded_out = type == CollectiveType::reduce_scatter;
-  const bool sharded_in = type == CollectiveType::all_gather;
-  const TensorId full = s.tensor("buf", dtype, {count});
-  const TensorId part = s.tensor("part", dtype, {std::max<std::int64_t>(1, count / n)});
-  const TensorId x = s.tensor("x", DType::fp32, {1});
-  OpId produce = s.elementwise("zero", {}, {sharded_in ? part : full});
-  if (working_set_bytes > bytes) {
-    const TensorId rest = s.tensor("rest_of_step", DType::fp32, {(working_set_bytes - bytes) / 4});
-    produce = s.elementwise("scale", {rest}, {rest}, 0.5);
-  }
-  plan::CollectiveParams cp;
-  cp.type = type, cp.group = GroupKind::dp, cp.bytes = bytes, cp.dtype = dtype;
-  std::vector<TensorId> in{sharded_in ? part : full}, out;
-  if (sharded_out) out = {part};
-  if (sharded_in) out = {full};
-  const OpId coll = s.op(OpKind::collective, cp, in, out);
-  s.p.programs[0].ops[static_cast<std::size_t>(coll)].stream = 1;
-  s.p.programs[0].ops[static_cast<std::size_t>(coll)].deps = {produce};
-  const OpId consume = s.elementwise("zero", {}, {x});
-  s.p.programs[0].ops[static_cast<std::size_t>(consume)].deps = {coll};
-
+  struct Sample {
+    SamplePlan s;
+    OpId pass = 0, coll = 0;
+  };
+  // `passes` passes of the compute stream over the rest of the step before the collective.
+  const auto make = [&](int passes) {
+    Sample m;
+    SamplePlan& s = m.s;
+    s.p.world_size = n;
+    s.p.program_of_rank.assign(static_cast<std::size_t>(n), 0);
+    plan::Group g;
+    g.id = 0;
+    g.kind = GroupKind::dp;
+    for (int r = 0; r < n; ++r) g.ranks.push_back(r);
+    s.p.groups.push_back(g);
+    s.p.programs[0].streams.push_back({1, "dp_comm", StreamKind::comm});
+    const std::int64_t count = bytes / dtype_bytes(dtype);
+    const bool sharded_out = type == CollectiveType::reduce_scatter;
+    const bool sharded_in = type == CollectiveType::all_gather;
+    const TensorId full = s.tensor("buf", dtype, {count});
+    const TensorId part = s.tensor("part", dtype, {std::max<std::int64_t>(1, count / n)});
+    const TensorId x = s.tensor("x", DType::fp32, {1});
+    OpId produce = s.elementwise("zero", {}, {sharded_in ? part : full});
+    const std::int64_t rest_bytes = std::max<std::int64_t>(working_set_bytes - bytes, passes > 1 ? 1 << 20 : 0);
+    if (rest_bytes > 0) {
+      const TensorId rest = s.tensor("rest_of_step", DType::fp32, {std::max<std::int64_t>(1, rest_bytes / 4)});
+      for (int i = 0; i < passes; ++i) produce = m.pass = s.elementwise("scale", {rest}, {rest}, 0.5);
+    }
+    plan::CollectiveParams cp;
+    cp.type = type, cp.group = GroupKind::dp, cp.bytes = bytes, cp.dtype = dtype;
+    std::vector<TensorId> in{sharded_in ? part : full}, out;
+    if (sharded_out) out = {part};
+    if (sharded_in) out = {full};
+    m.coll = s.op(OpKind::collective, cp, in, out);
+    s.p.programs[0].ops[static_cast<std::size_t>(m.coll)].stream = 1;
+    s.p.programs[0].ops[static_cast<std::size_t>(m.coll)].deps = {produce};
+    const OpId consume = s.elementwise("zero", {}, {x});
+    s.p.programs[0].ops[static_cast<std::size_t>(consume)].deps = {m.coll};
+    return m;
+  };
   RunOptions ro;
   ro.threading = StreamThreading::thread_per_stream;
   ro.warmup_steps = 0;
   ro.timeline_max_samples = 1;
+
+  // How many passes make the gap: one pass timed first (the same count on every rank).
+  int passes = 1;
+  constexpr double kMaxGapNs = 40e6;  // the slowdown has saturated by 20 ms where it was measured
+  if (compute_gap_ns > 0.0) {
+    const Sample one = make(2);
+    std::vector<double> pass_ns;
+    {
+      Worker w(one.s.p, comms, ro);
+      for (int i = 0; i < 4; ++i) w.run_step();
+      const RankRecord rec = w.record();
+      for (std::size_t i = 1; i < rec.steps.size(); ++i)
+        for (const auto& span : rec.steps[i].ops)
+          if (span.op == one.pass) pass_ns.push_back(static_cast<double>(span.end_ns - span.start_ns));
+    }
+    double per_pass = std::max(1.0, median_of(std::move(pass_ns)));
+    comms.world().all_reduce_f64(&per_pass, 1, ReduceKind::max);
+    passes = static_cast<int>(std::clamp(std::llround(std::min(compute_gap_ns, kMaxGapNs) / per_pass), 1LL, 2000LL));
+  }
+
+  const Sample m = make(passes);
   const int steps = static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 25) / std::max<std::int64_t>(bytes, 1), 8, 41));
   std::vector<double> starts, ends;
   {
-    Worker w(s.p, comms, ro);
+    Worker w(m.s.p, comms, ro);
     for (int i = 0; i <= steps; ++i) w.run_step();
     const RankRecord rec = w.record();
     for (std::size_t i = 1; i < rec.steps.size(); ++i)
       for (const auto& span : rec.steps[i].ops)
-        if (span.op == coll) {
+        if (span.op == m.coll) {
           starts.push_back(static_cast<double>(span.start_ns));
           ends.push_back(static_cast<double>(span.end_ns));
         }
@@ -951,6 +1013,56 @@ void calibrate_host(CommunicatorFactory& comms, const CalibrationOptions& o, pla
     prof.host.alloc.push_back({allocating[i].first, std::max(1.0, v[2 + i] - v[0])});
 }
 
+// How much later a transfer completes when both ends' cores are busy computing, as a pipeline's
+// sends and receives are in a 1F1B steady state: members 0 and 1 each run a GEMM thread while one
+// sends `bytes` to the other; a blocking MPI call returns only when its polling thread is given the
+// core, which the computing thread holds until the scheduler preempts it (milliseconds on a busy
+// core, against microseconds for the transfer itself). The mean transfer (from the later start to
+// each side's end, both sides) minus `quiet_ns`, the same transfer with idle cores; at least 0.
+// CalibrationProfile::overlap_comm_busy_delay_ns.
+double busy_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t bytes, double quiet_ns) {
+  const int n = world.size();
+  constexpr int reps = 40;
+  std::vector<double> starts(reps, 0.0), ends(reps, 0.0);
+  const bool member = comm != nullptr && comm->index() < 2;
+  {
+    std::atomic<bool> busy{true};
+    std::thread compute;
+    if (member)
+      compute = std::thread([&] {
+        const std::int64_t size = 256;
+        std::vector<float> a(static_cast<std::size_t>(size * size), 0.5f), b(a.size(), 0.25f), c(a.size());
+        const cpu::GemmShape shape{.m = size, .n = size, .k = size};
+        while (busy.load(std::memory_order_relaxed)) cpu::gemm_forward(c.data(), a.data(), b.data(), nullptr, shape);
+      });
+    std::vector<std::byte> buf(static_cast<std::size_t>(bytes));
+    for (int r = 0; r < reps; ++r) {
+      world.barrier();
+      if (!member) continue;
+      // The receiver posts first, as a pipeline stage's receive stream does; the sender a little later.
+      if (comm->index() == 0) std::this_thread::sleep_for(std::chrono::microseconds(500));
+      starts[static_cast<std::size_t>(r)] = static_cast<double>(Clock::now().time_since_epoch().count());
+      if (comm->index() == 0)
+        comm->send(buf.data(), bytes, 1, 9);
+      else
+        comm->recv(buf.data(), bytes, 0, 9);
+      ends[static_cast<std::size_t>(r)] = static_cast<double>(Clock::now().time_since_epoch().count());
+    }
+    busy = false;
+    if (compute.joinable()) compute.join();
+  }
+  std::vector<double> latest = starts;
+  world.all_reduce_f64(latest.data(), reps, ReduceKind::max);
+  double mean = 0.0;
+  if (member) {
+    for (int r = 1; r < reps; ++r)  // the first is a warm-up
+      mean += std::max(0.0, ends[static_cast<std::size_t>(r)] - latest[static_cast<std::size_t>(r)]) / (reps - 1);
+  }
+  world.all_reduce_f64(&mean, 1, ReduceKind::sum);
+  (void)n;
+  return std::max(0.0, mean / 2.0 - quiet_ns);
+}
+
 // Collectives over the first n ranks for n = 2, 4, ... and the world, at the grid's sizes in fp32
 // and at the exact (type, group size, bytes, dtype) of the target plans; one-way transfers between
 // ranks 0 and 1 at the grid's and the targets' sizes. Every time is an isolated operation
@@ -960,7 +1072,9 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
   const int world = comms.world_size(), me = comms.world_rank();
   // placement: intra when the members share one host
   const auto hosts = comms.world().gather_strings(detail::host_name(), 0);
-  const CommTargets targets = comm_targets(o.targets);
+  std::map<std::string, double> op_ns;
+  for (const auto& op : prof.ops) op_ns[op.signature] = op.time_ns;
+  const CommTargets targets = comm_targets(o.targets, op_ns);
   std::set<int> size_set;
   if (o.grid) {
     for (int n = 2; n < world; n *= 2) size_set.insert(n);
@@ -995,9 +1109,9 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
     auto comm = comms.create(GroupKind::world, member ? &g : nullptr, member ? me : 0);
     Communicator* mine = member ? comm.get() : nullptr;
     // Over every rank as a run issues it (run_like_collective_ns); over fewer, isolated.
-    auto collective_ns = [&](CollectiveType type, std::int64_t bytes, DType dtype) {
+    auto collective_ns = [&](CollectiveType type, std::int64_t bytes, DType dtype, double gap_ns) {
       if (n == world && type != CollectiveType::all_to_all) {
-        const double t = run_like_collective_ns(comms, type, bytes, dtype, targets.working_set_bytes);
+        const double t = run_like_collective_ns(comms, type, bytes, dtype, targets.working_set_bytes, gap_ns);
         if (t >= 1.0) return t;
       }
       return isolated_collective_ns(mine, comms.world(), type, bytes, dtype, n);
@@ -1008,13 +1122,15 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
         for (CollectiveType type : types) {
           progress("collectives", static_cast<double>(done++) / static_cast<double>(total));
           prof.collectives.push_back(
-              {type, n, b, collective_ns(type, b, DType::fp32), placement});
+              {type, n, b, collective_ns(type, b, DType::fp32, 0.0), placement});
         }
       }
     for (const auto& [type, ranks, bytes, dtype] : targets.collectives) {
       if (ranks != n) continue;
       progress("collectives", static_cast<double>(done++) / static_cast<double>(total));
-      plan::CollectiveSample c{type, n, bytes, collective_ns(type, bytes, dtype), placement};
+      const auto gap = targets.compute_gap_ns.find({type, ranks, bytes, dtype});
+      const double gap_ns = gap == targets.compute_gap_ns.end() ? 0.0 : gap->second;
+      plan::CollectiveSample c{type, n, bytes, collective_ns(type, bytes, dtype, gap_ns), placement};
       c.dtype = dtype;
       prof.collectives.push_back(c);
     }
@@ -1022,6 +1138,14 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
       std::set<std::int64_t> p2p = targets.p2p_bytes;
       if (o.grid) p2p.insert(o.comm_bytes.begin(), o.comm_bytes.end());
       for (std::int64_t bytes : p2p) prof.p2p.push_back({bytes, isolated_p2p_ns(mine, comms.world(), bytes)});
+      // A pipeline's transfers meet busy cores: at its largest transfer (the targets' only).
+      if (!targets.p2p_bytes.empty()) {
+        const std::int64_t bytes = *targets.p2p_bytes.rbegin();
+        double quiet = 0.0;
+        for (const auto& b : prof.p2p)
+          if (b.bytes == bytes) quiet = b.time_ns;
+        prof.overlap_comm_busy_delay_ns = busy_p2p_delay_ns(mine, comms.world(), bytes, quiet);
+      }
     }
   }
 }

@@ -308,6 +308,48 @@ TEST(Simulate, P2PTagsSeparateMessageStreams) {
   EXPECT_EQ(span(t, 1, r_grad).end_ns, ns(2e-6 + 2e6 / 300e9));
 }
 
+TEST(Simulate, BusyDelayHoldsBackATransferThatEndsDuringAKernel) {
+  // Rank 1 receives on its comm stream while its compute stream runs a long GEMM; rank 0 only
+  // sends. With comm_busy_delay_ns = D the recv completes D after the transfer (a + S/B on
+  // NVSwitch, as above), and so does the send, whose rendezvous waits for the receiver (an idle
+  // sender adds nothing); a transfer after the GEMM has ended is not delayed.
+  PlanBuilder b(2);
+  b.group(GroupKind::pp, {0, 1});
+  const auto p0 = b.program("a", {StreamKind::comm});
+  const auto p1 = b.program("b", {StreamKind::compute, StreamKind::comm});
+  const auto s1 = b.send(p0, 0, GroupKind::pp, 1, 1'000'000);
+  const auto s2 = b.send(p0, 0, GroupKind::pp, 1, 1'000'000);
+  const auto g = b.gemm(p1, 0, 8192, 8192, 8192, DType::fp32);
+  const auto r1 = b.recv(p1, 1, GroupKind::pp, -1, 1'000'000);
+  const auto r2 = b.recv(p1, 1, GroupKind::pp, -1, 1'000'000, {g});
+  b.assign(1, p1);
+  const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
+  const double d = 3'000'000.0;
+  SimulationOptions o;
+  o.comm_busy_delay_ns = d;
+  const auto trace = engine::simulate(b.build(), test_hardware(1, 2), o);
+  const std::int64_t gemm_end = span(trace, 1, g).end_ns;
+  ASSERT_GT(gemm_end, t + static_cast<std::int64_t>(d));  // the GEMM outlasts the delayed recv
+  EXPECT_EQ(span(trace, 0, s1).end_ns, t + static_cast<std::int64_t>(d));
+  EXPECT_EQ(span(trace, 1, r1).end_ns, t + static_cast<std::int64_t>(d));
+  EXPECT_EQ(span(trace, 0, s2).end_ns, gemm_end + t);
+  EXPECT_EQ(span(trace, 1, r2).end_ns, gemm_end + t);
+  EXPECT_EQ(trace.extra["comm_busy_delay_ns"], d);
+
+  // A delay longer than the GEMM: the recv completes when its rank stops computing (the polling
+  // thread gets the core when the computing thread blocks).
+  o.comm_busy_delay_ns = 1e12;
+  const auto held = engine::simulate(b.build(), test_hardware(1, 2), o);
+  EXPECT_EQ(span(held, 1, r1).end_ns, span(held, 1, g).end_ns);
+  EXPECT_EQ(span(held, 1, r1).end_ns, gemm_end);
+  EXPECT_EQ(span(held, 0, s1).end_ns, gemm_end);
+
+  o.comm_busy_delay_ns = 0.0;
+  EXPECT_EQ(span(engine::simulate(b.build(), test_hardware(1, 2), o), 1, r1).end_ns, t);
+  o.comm_busy_delay_ns = -1.0;
+  EXPECT_THROW(engine::simulate(b.build(), test_hardware(1, 2), o), InputError);
+}
+
 TEST(Simulate, DegradedNicsSlowTheGroupsThatUseThem) {
   PlanBuilder b(4);
   b.group(GroupKind::dp, {0, 1, 2, 3});

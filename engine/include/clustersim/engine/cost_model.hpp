@@ -38,6 +38,9 @@ class CostModel {
   virtual OpCost op_cost(const plan::Plan& plan, const plan::Op& op) const = 0;
   // Compute slowdown while communication overlaps, when the model's data measured one.
   virtual std::optional<double> overlap_slowdown() const { return std::nullopt; }
+  // Extra completion time of a send or recv whose transfer ends while its rank runs a kernel,
+  // when the model's data measured one (plan::CalibrationProfile::overlap_comm_busy_delay_ns).
+  virtual std::optional<double> comm_busy_delay_ns() const { return std::nullopt; }
   // Host time between an op becoming ready and its start, outside its span (any op kind): the
   // executor's dispatch and the allocation of the op's tensors (plan::HostOverheads). 0 unless the
   // model's data measured it; GPU kernel launch costs are part of op_cost instead.

@@ -19,6 +19,9 @@
 //    running kernels progress at 1 / compute_comm_overlap_slowdown of their speed: a kernel's
 //    remaining work is rescaled whenever the rank's first transfer starts or its last one ends, so
 //    a kernel half-overlapped is slowed on that half only. io and delay ops are not affected.
+//  * A send and its recv whose transfer ends while a kernel of either rank is running complete
+//    comm_busy_delay_ns later (0 by default; a rendezvous needs both ends' polling threads): on a CPU rank whose stream threads share one core,
+//    the thread that polls MPI gets the core only when the scheduler preempts the computing one.
 //  * A plan that cannot finish (mismatched collectives or p2p) throws InternalError naming the
 //    stuck ops.
 //
@@ -114,6 +117,10 @@ struct SimulationOptions {
   // Compute kernel slowdown factor (>= 1) while a communication transfer of the same rank is in
   // flight. Unset: the calibration profile's overlap.compute_slowdown with "calibrated", else 1.
   std::optional<double> compute_comm_overlap_slowdown;
+  // Extra ns before a send or recv completes when its transfer ends while a kernel of the same
+  // rank runs (>= 0). Unset: the calibration profile's overlap.comm_busy_delay_ns with
+  // "calibrated", else 0.
+  std::optional<double> comm_busy_delay_ns;
   bool record_wall_time = true;  // false: summary.wall_time_s = 0, for byte-identical traces
   // Called now and then with the fraction of ops done (0..1); return false to cancel (throws Error).
   std::function<bool(double)> progress;

@@ -104,6 +104,10 @@ struct CalibrationProfile {
   // engine simulates one step per sample and reports the median (engine::simulate). Empty: none.
   std::vector<std::vector<double>> rank_compute_factor_samples;
   double overlap_compute_slowdown = 1.0;  // JSON: overlap.compute_slowdown (>= 1)
+  // Mean extra time a send or recv takes to complete when its transfer ends while the rank's
+  // compute stream is running a kernel: the rank's polling thread waits for the core (a CPU rank
+  // whose streams share one core). JSON: overlap.comm_busy_delay_ns (>= 0); 0: none.
+  double overlap_comm_busy_delay_ns = 0.0;
   double kernel_overhead_ns = 0.0;        // fixed cost per op launch, included in every time above
 };
 
