@@ -199,6 +199,7 @@ int run(const WorkerArgs& a, executor::CommunicatorFactory& comms) {
     if (r.rank == kill_rank && r.step == kill_after) std::raise(SIGKILL);
   };
   const bool cuda = a.backend == "cuda";
+  o.machine_probe = !cuda;
   if (cuda) {
     require_cuda_device(rank);
     executor::check_cuda_kernels(plan);

@@ -396,6 +396,25 @@ Comparison compare(const plan::Trace& predicted, const plan::Trace& measured, co
   for (const auto& g : c.comm_groups)
     if (g.measured >= options.comm_min_share * c.step_time.measured && (g.measured > 0.0 || g.predicted > 0.0))
       c.checks.push_back(make_check("comm " + g.name, "s", g.predicted, g.measured, options.comm_tolerance));
+  if (options.calibration_probe && measured.extra.is_object() && measured.extra.contains("machine_probe")) {
+    const plan::MachineProbe& cal = *options.calibration_probe;
+    const auto& mp = measured.extra.at("machine_probe");
+    const plan::MachineProbe before = plan::probe_from_json(mp.at("before"), "extra.machine_probe.before");
+    const plan::MachineProbe after = plan::probe_from_json(mp.at("after"), "extra.machine_probe.after");
+    // The run's probe furthest from the calibration's (ratio, either way).
+    const auto furthest = [](double reference, double a, double b) {
+      const auto off = [&](double x) { return std::fabs(std::log(x / reference)); };
+      return off(a) >= off(b) ? a : b;
+    };
+    if (cal.bytes == before.bytes && cal.all_reduce_ns > 0.0 && before.all_reduce_ns > 0.0 && after.all_reduce_ns > 0.0)
+      c.checks.push_back(make_check("machine: all-reduce probe", "s", cal.all_reduce_ns * 1e-9,
+                                    furthest(cal.all_reduce_ns, before.all_reduce_ns, after.all_reduce_ns) * 1e-9,
+                                    options.machine_tolerance));
+    if (cal.gemm_ns > 0.0 && before.gemm_ns > 0.0 && after.gemm_ns > 0.0)
+      c.checks.push_back(make_check("machine: GEMM probe", "s", cal.gemm_ns * 1e-9,
+                                    furthest(cal.gemm_ns, before.gemm_ns, after.gemm_ns) * 1e-9,
+                                    options.machine_tolerance));
+  }
   c.passed = std::all_of(c.checks.begin(), c.checks.end(), [](const Check& k) { return k.passed; });
   return c;
 }

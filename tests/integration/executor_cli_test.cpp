@@ -157,7 +157,7 @@ TEST_F(ExecutorCli, TargetedCalibrationCoversEveryOpOfTheScenario) {
 
   const std::string kept = temp("kept-profile.json");
   const Result v = shell(cli() + " validate " + scenario() + " --calibrate --profile " + kept +
-                         " --steps 4 --warmup 1 --tolerance 1000 --memory-tolerance 1000 --comm-tolerance 1000");
+                         " --steps 4 --warmup 1 --tolerance 1000 --memory-tolerance 1000 --comm-tolerance 1000 --machine-tolerance 1000");
   EXPECT_EQ(v.code, 0) << v.out;
   EXPECT_NE(v.out.find("calibrating this scenario"), std::string::npos) << v.out;
   EXPECT_FALSE(plan::read_profile_file(kept).ops.empty());
@@ -167,13 +167,13 @@ TEST_F(ExecutorCli, ValidateExitCodeFollowsTheTolerance) {
   ASSERT_EQ(calibration().code, 0) << calibration().out;
   const std::string report = temp("report.md"), json = temp("report.json");
   const std::string base = cli() + " validate " + scenario() + " --backend cpu --profile " + profile_path() + " --steps 4 --warmup 1";
-  const Result pass = shell(base + " --tolerance 1000 --memory-tolerance 1000 --comm-tolerance 1000 --report " + report);
+  const Result pass = shell(base + " --tolerance 1000 --memory-tolerance 1000 --comm-tolerance 1000 --machine-tolerance 1000 --report " + report);
   EXPECT_EQ(pass.code, 0) << pass.out;
   EXPECT_NE(pass.out.find("step time"), std::string::npos) << pass.out;
   std::ifstream in(report);
   const std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(md.find("| step time"), std::string::npos) << md;
-  const Result fail = shell(base + " --tolerance 1e-9 --format json --report " + json);
+  const Result fail = shell(base + " --tolerance 1e-9 --machine-tolerance 1000 --format json --report " + json);
   EXPECT_EQ(fail.code, 1) << fail.out;
   EXPECT_NE(fail.out.find("beyond tolerance"), std::string::npos) << fail.out;
   std::ifstream jin(json);
@@ -181,6 +181,17 @@ TEST_F(ExecutorCli, ValidateExitCodeFollowsTheTolerance) {
   EXPECT_EQ(doc.at("schema"), "clustersim.comparison/1");
   EXPECT_FALSE(doc.at("passed").get<bool>());
   EXPECT_FALSE(doc.at("classes").empty());
+  bool probed = false;  // the calibration's machine probe against the run's
+  for (const auto& k : doc.at("checks")) probed |= k.at("name") == "machine: all-reduce probe";
+  EXPECT_TRUE(probed) << doc.at("checks").dump();
+
+  // A machine probe that moved at all (tolerance 0) is a changed machine: the run is made again
+  // up to --attempts times, and the failure says the comparison does not judge the model.
+  const Result changed = shell(base + " --tolerance 1000 --memory-tolerance 1000 --comm-tolerance 1000 "
+                                      "--machine-tolerance 0 --attempts 2");
+  EXPECT_EQ(changed.code, 1) << changed.out;
+  EXPECT_NE(changed.out.find("attempt 1 of 2: the machine changed"), std::string::npos) << changed.out;
+  EXPECT_NE(changed.out.find("the machine changed between calibration and run"), std::string::npos) << changed.out;
 }
 
 TEST_F(ExecutorCli, BadInputExitsTwoNamingThePath) {

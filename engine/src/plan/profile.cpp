@@ -135,6 +135,20 @@ std::vector<ByteTimeSample> byte_time_from(const json& a, const std::string& pat
 
 }  // namespace
 
+json probe_to_json(const MachineProbe& p) {
+  return {{"bytes", p.bytes}, {"all_reduce_ns", p.all_reduce_ns}, {"gemm_ns", p.gemm_ns}};
+}
+
+MachineProbe probe_from_json(const json& j, const std::string& path) {
+  ObjectReader r(j, path);
+  MachineProbe p;
+  p.bytes = r.integer("bytes", 0, std::numeric_limits<std::int64_t>::max());
+  p.all_reduce_ns = r.number("all_reduce_ns", 0.0, 1e12);
+  p.gemm_ns = r.number("gemm_ns", 0.0, 1e12);
+  r.finish();
+  return p;
+}
+
 json to_json(const CalibrationProfile& p) {
   json gemm = json::array();
   for (const auto& g : p.gemm)
@@ -163,7 +177,7 @@ json to_json(const CalibrationProfile& p) {
                            {"dtype", to_string(c.dtype)}});
   json ops = json::array();
   for (const auto& o : p.ops) ops.push_back({{"signature", o.signature}, {"example", o.example}, {"time_ns", o.time_ns}});
-  return {{"schema", p.schema},
+  json out = {{"schema", p.schema},
           {"backend", p.backend},
           {"device", p.device},
           {"created", p.created},
@@ -180,6 +194,8 @@ json to_json(const CalibrationProfile& p) {
           {"overlap",
            {{"compute_slowdown", p.overlap_compute_slowdown}, {"comm_busy_delay_ns", p.overlap_comm_busy_delay_ns}}},
           {"kernel_overhead_ns", p.kernel_overhead_ns}};
+  if (p.probe) out["probe"] = probe_to_json(*p.probe);
+  return out;
 }
 
 CalibrationProfile profile_from_json(const json& j) {
@@ -301,6 +317,7 @@ CalibrationProfile profile_from_json(const json& j) {
     o.finish();
   }
   p.kernel_overhead_ns = r.number_or("kernel_overhead_ns", 0.0, 0.0, 1e12);
+  if (const json* v = r.find("probe")) p.probe = probe_from_json(*v, "probe");
   r.finish();
   return p;
 }

@@ -1204,6 +1204,39 @@ double calibrate_overlap(CommunicatorFactory& comms) {
 
 }  // namespace
 
+plan::MachineProbe probe_machine(CommunicatorFactory& comms) {
+  plan::MachineProbe p;
+  p.bytes = 1 << 20;
+  Communicator& world = comms.world();
+  if (comms.world_size() > 1) {
+    std::vector<float> buf(static_cast<std::size_t>(p.bytes / 4), 1.0f);
+    std::vector<double> t;
+    for (int i = 0; i <= 40; ++i) {
+      world.barrier();
+      const auto t0 = Clock::now();
+      world.all_reduce(buf.data(), static_cast<std::int64_t>(buf.size()), DType::fp32, ReduceKind::sum);
+      if (i > 0) t.push_back(seconds_since(t0) * 1e9);  // the first is a warm-up
+      std::fill(buf.begin(), buf.end(), 1.0f);
+    }
+    p.all_reduce_ns = median_of(std::move(t));
+  }
+  const std::int64_t size = 256;
+  std::vector<float> a(static_cast<std::size_t>(size * size), 0.5f), b(a.size(), 0.25f), c(a.size());
+  const cpu::GemmShape shape{.m = size, .n = size, .k = size};
+  std::vector<double> g;
+  for (int i = 0; i <= 20; ++i) {
+    const auto t0 = Clock::now();
+    cpu::gemm_forward(c.data(), a.data(), b.data(), nullptr, shape);
+    if (i > 0) g.push_back(seconds_since(t0) * 1e9);
+  }
+  p.gemm_ns = median_of(std::move(g));
+  double v[2] = {p.all_reduce_ns, p.gemm_ns};
+  world.all_reduce_f64(v, 2, ReduceKind::sum);
+  p.all_reduce_ns = v[0] / comms.world_size();
+  p.gemm_ns = v[1] / comms.world_size();
+  return p;
+}
+
 CalibrationOptions CalibrationOptions::quick() {
   CalibrationOptions o;
   o.gemm_dtypes = {DType::fp32, DType::bf16};
@@ -1236,6 +1269,7 @@ plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const Calibra
   if (o.collectives && comms.world_size() > 1) calibrate_comm(comms, o, prof, progress);
   if (o.host) calibrate_host(comms, o, prof);
   if (o.overlap) prof.overlap_compute_slowdown = calibrate_overlap(comms);
+  prof.probe = probe_machine(comms);
   progress("done", 1.0);
   return prof;
 }

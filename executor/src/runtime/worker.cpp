@@ -14,10 +14,12 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <tuple>
 
+#include "clustersim/executor/calibrate.hpp"
 #include "clustersim/executor/cpu/cast.hpp"
 #include "clustersim/executor/cpu/gemm.hpp"
 #include "clustersim/executor/rng.hpp"
@@ -725,7 +727,10 @@ void Worker::write_tensor(TensorId id, const std::vector<float>& values) {
 
 RunResult run_rank(const plan::Plan& plan, CommunicatorFactory& comms, const RunOptions& options) {
   Worker worker(plan, comms, options);
+  std::optional<plan::MachineProbe> before, after;
+  if (options.machine_probe) before = probe_machine(comms);
   for (std::int32_t s = 0; s < options.steps; ++s) worker.run_step();
+  if (options.machine_probe) after = probe_machine(comms);
   RunResult result;
   result.record = worker.finish();
   for (const auto& s : result.record.steps) result.losses.push_back(s.mean_loss);
@@ -749,6 +754,8 @@ RunResult run_rank(const plan::Plan& plan, CommunicatorFactory& comms, const Run
          options.data
              ? options.data->describe()
              : make_synthetic_data(static_cast<std::uint64_t>(options.seed.value_or(plan.meta.seed)))->describe()}};
+    if (before && after)
+      topt.extra["machine_probe"] = {{"before", plan::probe_to_json(*before)}, {"after", plan::probe_to_json(*after)}};
     result.trace = build_measured_trace(plan, records, topt);
   }
   return result;

@@ -200,6 +200,7 @@ TEST(MpiWorker, DataParallelTwoMatchesOneRankWithTheDoubledBatch) {
   auto local = make_local_communicators();
   const auto reference = run_rank(test::make_mlp_plan(one).plan, *local, o).losses;
   auto f = make_mpi_communicators();
+  o.machine_probe = true;
   const RunResult r = run_rank(test::make_mlp_plan(two).plan, *f, o);
   ASSERT_EQ(r.losses.size(), reference.size());
   for (std::size_t s = 0; s < reference.size(); ++s)
@@ -212,6 +213,13 @@ TEST(MpiWorker, DataParallelTwoMatchesOneRankWithTheDoubledBatch) {
     EXPECT_EQ(r.trace->summary.losses, r.losses);
     ASSERT_EQ(r.trace->summary.comm.size(), 1u);
     EXPECT_EQ(r.trace->summary.comm[0].group, GroupKind::dp);
+    // The probe before and after the steps, in the trace for `validate` to compare.
+    for (const char* when : {"before", "after"}) {
+      const plan::MachineProbe probe =
+          plan::probe_from_json(r.trace->extra.at("machine_probe").at(when), std::string("machine_probe.") + when);
+      EXPECT_GT(probe.all_reduce_ns, 0.0) << when;
+      EXPECT_GT(probe.gemm_ns, 0.0) << when;
+    }
   } else {
     EXPECT_FALSE(r.trace.has_value());
   }
@@ -231,6 +239,11 @@ TEST(MpiCalibrate, CollectivesAndP2pAreMeasuredOnEveryRank) {
   ASSERT_EQ(p.p2p.size(), 2u);
   EXPECT_GT(p.p2p[0].time_ns, 0.0);
   EXPECT_GE(p.overlap_compute_slowdown, 1.0);
+  // The machine probe: both parts measured, over the 1 MiB all-reduce.
+  ASSERT_TRUE(p.probe.has_value());
+  EXPECT_EQ(p.probe->bytes, 1 << 20);
+  EXPECT_GT(p.probe->all_reduce_ns, 0.0);
+  EXPECT_GT(p.probe->gemm_ns, 0.0);
   // every rank returns the same measurements
   double t = p.collectives[0].time_ns, t_max = t;
   f->world().all_reduce_f64(&t_max, 1, ReduceKind::max);

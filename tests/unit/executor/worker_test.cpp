@@ -317,6 +317,7 @@ TEST(Worker, RunRankBuildsTheMeasuredTraceAndRunDirMatches) {
   EXPECT_NEAR(t.summary.samples_per_s * t.summary.step_time_s, 8.0, 1e-9);
   ASSERT_EQ(t.memory.size(), 1u);
   EXPECT_GT(t.memory[0].measured_resident_bytes, 0);
+  EXPECT_FALSE(t.extra.contains("machine_probe"));  // only with RunOptions::machine_probe
   ASSERT_EQ(t.comm.size(), 3u);  // one all-reduce per measured step
   ASSERT_EQ(t.summary.comm.size(), 1u);
   EXPECT_EQ(t.summary.comm[0].type, "all_reduce");

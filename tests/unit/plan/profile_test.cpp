@@ -26,6 +26,7 @@ CalibrationProfile sample_profile() {
   p.rank_compute_factor_samples = {{1.1, 0.9}, {1.04, 0.96}};
   p.overlap_compute_slowdown = 1.15;
   p.overlap_comm_busy_delay_ns = 3.5e6;
+  p.probe = MachineProbe{1 << 20, 250e3, 380e3};
   p.kernel_overhead_ns = 2500.0;
   return p;
 }
@@ -35,6 +36,7 @@ TEST(Profile, RoundTripKeepsEveryField) {
   EXPECT_EQ(j["schema"], kProfileSchema);
   EXPECT_EQ(j["overlap"]["compute_slowdown"], 1.15);
   EXPECT_EQ(j["overlap"]["comm_busy_delay_ns"], 3.5e6);
+  EXPECT_EQ(j["probe"]["all_reduce_ns"], 250e3);
   const CalibrationProfile back = profile_from_json(j);
   EXPECT_EQ(to_json(back), j);
   EXPECT_EQ(back.attention[0].kv_heads, 4);
@@ -85,6 +87,9 @@ TEST(Profile, StrictReaderNamesThePath) {
   j = to_json(sample_profile());
   j["overlap"]["comm_busy_delay_ns"] = -1.0;  // must be >= 0
   expect_error_at(j, "overlap.comm_busy_delay_ns");
+  j = to_json(sample_profile());
+  j["probe"].erase("gemm_ns");
+  expect_error_at(j, "probe.gemm_ns");
   j = to_json(sample_profile());
   j["gemms"] = json::array();
   expect_error_at(j, "gemms");

@@ -191,6 +191,33 @@ TEST(Compare, PassFailAgainstTolerances) {
   EXPECT_EQ(i.checks.size(), 2u);
 }
 
+TEST(Compare, MachineProbeTellsAChangedMachineFromAModelError) {
+  // Calibration: all-reduce 400 us, GEMM 300 us. The run's probes: before 420 / 310, after 1000 /
+  // 290. The all-reduce check takes the run's probe furthest from the calibration's (1000 us:
+  // error (400 - 1000) / 1000 = -60%, beyond 25%). For the GEMM, 290 is further than 310 in ratio
+  // terms (|ln(290/300)| = 0.0339 > |ln(310/300)| = 0.0328): error (300 - 290) / 290 = +3.4%.
+  CompareOptions o;
+  o.step_time_tolerance = 0.20;  // the sample traces' step time is -16.7%
+  o.calibration_probe = plan::MachineProbe{1 << 20, 400e3, 300e3};
+  plan::Trace measured = measured_trace();
+  measured.extra["machine_probe"] = {{"before", {{"bytes", 1 << 20}, {"all_reduce_ns", 420e3}, {"gemm_ns", 310e3}}},
+                                     {"after", {{"bytes", 1 << 20}, {"all_reduce_ns", 1000e3}, {"gemm_ns", 290e3}}}};
+  const Comparison c = compare(predicted_trace(), measured, o);
+  EXPECT_FALSE(c.passed);
+  EXPECT_FALSE(check(c, "machine: all-reduce probe").passed);
+  EXPECT_NEAR(check(c, "machine: all-reduce probe").measured, 1000e-6, 1e-15);
+  EXPECT_NEAR(check(c, "machine: all-reduce probe").error, -0.6, 1e-12);
+  EXPECT_TRUE(check(c, "machine: GEMM probe").passed);
+  EXPECT_NEAR(check(c, "machine: GEMM probe").measured, 290e-6, 1e-15);
+  EXPECT_TRUE(check(c, "comm dp").passed);  // the model's checks are unchanged
+
+  // A steady machine passes; without a calibration probe there is no machine check.
+  measured.extra["machine_probe"]["after"]["all_reduce_ns"] = 380e3;
+  EXPECT_TRUE(compare(predicted_trace(), measured, o).passed);
+  o.calibration_probe.reset();
+  EXPECT_EQ(compare(predicted_trace(), measured, o).checks.size(), 3u);
+}
+
 TEST(Compare, MemoryPerRank) {
   const Comparison c = compare(predicted_trace(), measured_trace());
   ASSERT_EQ(c.memory.size(), 2u);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,14 @@ struct CollectiveSample {
 // One exact op of a scenario's plan, measured alone by a targeted calibration (`clustersim
 // calibrate --for SCENARIO`): the op's tensors are cloned into a one-op plan and run through the
 // executor's own dispatch and kernel. Keyed by op_signature(); `example` names one op it stands for.
+// A quick measure of a machine's state: the median time of a back-to-back all-reduce of `bytes`
+// fp32 over every rank (0 on one rank) and of a 256^3 fp32 GEMM on one core.
+struct MachineProbe {
+  std::int64_t bytes = 0;
+  double all_reduce_ns = 0.0;
+  double gemm_ns = 0.0;
+};
+
 struct OpSample {
   std::string signature;
   std::string example;
@@ -109,6 +118,10 @@ struct CalibrationProfile {
   // whose streams share one core). JSON: overlap.comm_busy_delay_ns (>= 0); 0: none.
   double overlap_comm_busy_delay_ns = 0.0;
   double kernel_overhead_ns = 0.0;        // fixed cost per op launch, included in every time above
+  // The machine as the calibration left it (executor::probe_machine): a run records the same probe
+  // before and after its steps, and `validate` compares them to tell a model error from a machine
+  // that changed in between. JSON: probe {bytes, all_reduce_ns, gemm_ns}; absent: not measured.
+  std::optional<MachineProbe> probe;
 };
 
 // Key of a memory-bound op in CalibrationProfile::memory; "" for other kinds (gemm, attention, conv,
@@ -133,6 +146,9 @@ std::vector<std::string> calibration_key_chain(const Plan& plan, const Op& op);
 std::string op_signature(const Plan& plan, const Op& op);
 
 nlohmann::json to_json(const CalibrationProfile& profile);
+nlohmann::json probe_to_json(const MachineProbe& probe);
+// Strict, like profile_from_json; `path` prefixes error paths.
+MachineProbe probe_from_json(const nlohmann::json& j, const std::string& path);
 // Strict reader: InputError with the JSON path on any missing, mistyped or out-of-range field
 // (times and sizes must be > 0, ranks >= 1).
 CalibrationProfile profile_from_json(const nlohmann::json& j);

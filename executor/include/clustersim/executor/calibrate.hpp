@@ -64,4 +64,9 @@ struct CalibrationOptions {
 // Measures the profile. Collective over every rank of `comms`; throws Error on MPI failures.
 plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const CalibrationOptions& options = {});
 
+// The machine's state in about 50 ms (plan::MachineProbe): a 1 MiB fp32 all-reduce over the world,
+// 40 times back to back after a barrier, and a 256^3 fp32 GEMM on this core, 20 times; medians,
+// averaged over the ranks. Collective over every rank of `comms`.
+plan::MachineProbe probe_machine(CommunicatorFactory& comms);
+
 }  // namespace clustersim::executor

@@ -85,6 +85,9 @@ struct RunOptions {
   std::int64_t capacity_bytes = 0;    // 0: the host's MemTotal
   std::string scenario, hardware;     // copied into the trace
   std::int32_t timeline_max_samples = 2000;
+  // probe_machine before the first step and after the last: trace.extra.machine_probe {before,
+  // after} (CPU runs; `validate` compares them with the calibration's).
+  bool machine_probe = false;
   std::function<void(const StepReport&)> on_step;  // after every step, on every rank
   std::function<void(const std::string&)> log;     // diagnostics
 };

@@ -37,6 +37,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -45,6 +46,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "clustersim/plan/profile.hpp"
 #include "clustersim/plan/trace.hpp"
 #include "clustersim/reports/context.hpp"
 
@@ -57,6 +59,13 @@ struct CompareOptions {
   double comm_tolerance = 0.15;       // relative, per group kind
   double comm_min_share = 0.01;       // group kinds below this share of the step time are not checked
   bool op_by_op = true;               // fill Comparison::ops
+  // The machine probe of the calibration the prediction used (plan::CalibrationProfile::probe).
+  // With it and a measured trace that has extra.machine_probe {before, after}, two more checks
+  // ("machine: all-reduce probe", "machine: GEMM probe"): the run's probe furthest from the
+  // calibration's, within machine_tolerance. Beyond it the machine changed between calibration
+  // and run, and the other checks do not say whether the model holds.
+  std::optional<plan::MachineProbe> calibration_probe;
+  double machine_tolerance = 0.25;
 };
 
 // (predicted - measured) / measured with the conventions above.
