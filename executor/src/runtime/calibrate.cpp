@@ -1014,17 +1014,19 @@ void calibrate_host(CommunicatorFactory& comms, const CalibrationOptions& o, pla
 }
 
 // How much later a transfer completes when both ends' cores are busy computing, as a pipeline's
-// sends and receives are in a 1F1B steady state: members 0 and 1 each run a GEMM thread while one
-// sends `bytes` to the other; a blocking MPI call returns only when its polling thread is given the
-// core, which the computing thread holds until the scheduler preempts it (milliseconds on a busy
-// core, against microseconds for the transfer itself). The mean transfer (from the later start to
-// each side's end, both sides) minus `quiet_ns`, the same transfer with idle cores; at least 0.
-// CalibrationProfile::overlap_comm_busy_delay_ns.
+// sends and receives are in a 1F1B steady state: members 0 and 1 each run a GEMM thread while
+// each sends `bytes` to the other from one thread and receives the other's message on a second
+// (a stage's send and receive streams); a blocking MPI call returns only when its polling thread
+// is given the core, which the computing thread holds until the scheduler preempts it
+// (milliseconds on a busy core, against microseconds for the transfer itself). The mean transfer
+// (from the message's later start to each side's end, all four sides) minus `quiet_ns`, the same
+// transfer with idle cores; at least 0. CalibrationProfile::overlap_comm_busy_delay_ns.
 double busy_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t bytes, double quiet_ns) {
-  const int n = world.size();
   constexpr int reps = 40;
-  std::vector<double> starts(reps, 0.0), ends(reps, 0.0);
+  // Per repetition and message (0: member 0 -> 1, 1: member 1 -> 0): this rank's start and end.
+  std::vector<double> starts(2 * reps, 0.0), ends(2 * reps, 0.0);
   const bool member = comm != nullptr && comm->index() < 2;
+  const auto now = [] { return static_cast<double>(Clock::now().time_since_epoch().count()); };
   {
     std::atomic<bool> busy{true};
     std::thread compute;
@@ -1035,31 +1037,35 @@ double busy_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t b
         const cpu::GemmShape shape{.m = size, .n = size, .k = size};
         while (busy.load(std::memory_order_relaxed)) cpu::gemm_forward(c.data(), a.data(), b.data(), nullptr, shape);
       });
-    std::vector<std::byte> buf(static_cast<std::size_t>(bytes));
+    std::vector<std::byte> out(static_cast<std::size_t>(bytes)), in(static_cast<std::size_t>(bytes));
     for (int r = 0; r < reps; ++r) {
       world.barrier();
       if (!member) continue;
-      // The receiver posts first, as a pipeline stage's receive stream does; the sender a little later.
-      if (comm->index() == 0) std::this_thread::sleep_for(std::chrono::microseconds(500));
-      starts[static_cast<std::size_t>(r)] = static_cast<double>(Clock::now().time_since_epoch().count());
-      if (comm->index() == 0)
-        comm->send(buf.data(), bytes, 1, 9);
-      else
-        comm->recv(buf.data(), bytes, 0, 9);
-      ends[static_cast<std::size_t>(r)] = static_cast<double>(Clock::now().time_since_epoch().count());
+      const int me = comm->index(), peer = 1 - me;
+      // The receive is posted first, as a stage's receive stream does; the send a little later.
+      std::thread receiver([&] {
+        const std::size_t k = static_cast<std::size_t>(2 * r + peer);  // the peer's message
+        starts[k] = now();
+        comm->recv(in.data(), bytes, peer, 9 + peer);
+        ends[k] = now();
+      });
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+      const std::size_t k = static_cast<std::size_t>(2 * r + me);
+      starts[k] = now();
+      comm->send(out.data(), bytes, peer, 9 + me);
+      ends[k] = now();
+      receiver.join();
     }
     busy = false;
     if (compute.joinable()) compute.join();
   }
   std::vector<double> latest = starts;
-  world.all_reduce_f64(latest.data(), reps, ReduceKind::max);
+  world.all_reduce_f64(latest.data(), 2 * reps, ReduceKind::max);
   double mean = 0.0;
-  if (member) {
-    for (int r = 1; r < reps; ++r)  // the first is a warm-up
-      mean += std::max(0.0, ends[static_cast<std::size_t>(r)] - latest[static_cast<std::size_t>(r)]) / (reps - 1);
-  }
+  if (member)
+    for (std::size_t k = 2; k < latest.size(); ++k)  // the first repetition is a warm-up
+      mean += std::max(0.0, ends[k] - latest[k]) / static_cast<double>(latest.size() - 2);
   world.all_reduce_f64(&mean, 1, ReduceKind::sum);
-  (void)n;
   return std::max(0.0, mean / 2.0 - quiet_ns);
 }
 
