@@ -97,24 +97,7 @@ Estimate estimate_step(const models::Scenario& sc) {
   e.fits = e.peak_memory_bytes <= e.capacity_bytes;
 
   // Compute.
-  DType dt = DType::bf16;
-  switch (tr.precision) {
-    case Precision::fp32:
-      dt = DType::fp32;
-      break;
-    case Precision::tf32:
-      dt = DType::tf32;
-      break;
-    case Precision::fp16:
-      dt = DType::fp16;
-      break;
-    case Precision::bf16:
-      dt = DType::bf16;
-      break;
-    case Precision::fp8:
-      dt = DType::fp8_e4m3;
-      break;
-  }
+  const DType dt = compute_dtype(tr.precision);
   const auto eff_it = hw.gpu.efficiency.find("gemm");
   const double eff = eff_it == hw.gpu.efficiency.end() ? 0.7 : eff_it->second.max;
   const double rate = hw.gpu.peak_tflops_for(dt) * 1e12 * eff;
