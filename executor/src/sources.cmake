@@ -21,6 +21,7 @@ set(CLUSTERSIM_EXECUTOR_SOURCES
   src/runtime/op_context.cpp
   src/runtime/record.cpp
   src/runtime/run_dir.cpp
+  src/runtime/thread_priority.cpp
   src/runtime/worker.cpp
 )
 set(CLUSTERSIM_EXECUTOR_MPI_SOURCES src/runtime/communicator_mpi.cpp)

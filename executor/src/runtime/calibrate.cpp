@@ -17,6 +17,7 @@
 
 #include "clustersim/executor/cpu/gemm.hpp"
 #include "clustersim/executor/rng.hpp"
+#include "clustersim/executor/thread_priority.hpp"
 #include "clustersim/executor/worker.hpp"
 #include "clustersim/plan/error.hpp"
 #include "run_dir.hpp"
@@ -1032,6 +1033,7 @@ double busy_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t b
     std::thread compute;
     if (member)
       compute = std::thread([&] {
+        lower_compute_thread_priority();  // as a run's compute stream
         const std::int64_t size = 256;
         std::vector<float> a(static_cast<std::size_t>(size * size), 0.5f), b(a.size(), 0.25f), c(a.size());
         const cpu::GemmShape shape{.m = size, .n = size, .k = size};
@@ -1157,8 +1159,9 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
 }
 
 // GEMM time alone and while a communication thread keeps the links (or, in one process, memory
-// copies) busy; the ratio, at least 1.
-double calibrate_overlap(CommunicatorFactory& comms) {
+// copies) busy; the ratio, at least 1. Runs on the calling thread: give it a compute stream's
+// priority first (calibrate_overlap).
+double overlap_slowdown(CommunicatorFactory& comms) {
   const std::int64_t size = 256;
   std::vector<float> a(static_cast<std::size_t>(size * size), 0.5f), b(a.size(), 0.25f), c(a.size());
   const cpu::GemmShape shape{.m = size, .n = size, .k = size};
@@ -1206,6 +1209,22 @@ double calibrate_overlap(CommunicatorFactory& comms) {
   std::vector<double> ratio = {count > 0 ? std::max(1.0, with / count / alone) : 1.0};
   average_over_ranks(comms, ratio);
   return ratio[0];
+}
+
+double calibrate_overlap(CommunicatorFactory& comms) {
+  double ratio = 1.0;
+  std::exception_ptr error;
+  std::thread gemm([&] {
+    try {
+      lower_compute_thread_priority();
+      ratio = overlap_slowdown(comms);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  gemm.join();
+  if (error) std::rethrow_exception(error);
+  return ratio;
 }
 
 }  // namespace

@@ -7,10 +7,15 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "clustersim/executor/communicator.hpp"
@@ -31,6 +36,37 @@ void mpi_check(int code, const char* call, const char* file, int line) {
 }
 
 namespace {
+
+// Completes a nonblocking MPI operation by polling: MPI_Test, then a sleep that doubles from
+// kPollFirst up to kPollCap while the operation is not done. A blocking MPI call instead spins in
+// MPI's progress loop and yields the core between polls; on a core whose compute thread is busy,
+// such a thread runs again only when the scheduler preempts the compute thread, and transfers end
+// milliseconds late (tools/p2p-busy-core.cpp: a 128 KiB round trip between two ranks that each
+// run a GEMM thread takes 8.0 ms with blocking calls, 0.1-0.2 ms polling with sleeps). A
+// sleeping thread is woken by a timer and, as the compute threads run at a lower priority
+// (clustersim/executor/thread_priority.hpp), takes the core at once. The back-off bounds what the
+// polls cost a compute thread during long waits (a pipeline stage's receive waits tens of ms), at
+// the price of completing such a wait up to kPollCap late.
+constexpr auto kPollFirst = std::chrono::microseconds(10), kPollCap = std::chrono::microseconds(200);
+
+void wait_for(MPI_Request& request, MPI_Status* status) {
+  // Timer slack: the kernel may delay a sleeping thread's wake-up by this much (50 us by default).
+  static thread_local const bool tight_timer = [] {
+#ifdef PR_SET_TIMERSLACK
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+    return true;
+  }();
+  (void)tight_timer;
+  int done = 0;
+  auto sleep = kPollFirst;
+  for (;;) {
+    MPI_CHECK(MPI_Test(&request, &done, status == nullptr ? MPI_STATUS_IGNORE : status));
+    if (done != 0) return;
+    std::this_thread::sleep_for(sleep);
+    sleep = std::min(kPollCap, 2 * sleep);
+  }
+}
 
 template <std::uint16_t (*Encode)(float), float (*Decode)(std::uint16_t), bool Max>
 void half_reduce(void* in, void* inout, int* len, MPI_Datatype*) {
@@ -114,7 +150,9 @@ class MpiCommunicator final : public Communicator {
   std::string describe() const override { return description_; }
 
   void all_reduce(void* buf, std::int64_t count, DType d, ReduceKind op) override {
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, mpi_count(count, "all_reduce"), mpi_type(d), mpi_op(d, op), comm_));
+    MPI_Request r;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buf, mpi_count(count, "all_reduce"), mpi_type(d), mpi_op(d, op), comm_, &r));
+    wait_for(r, nullptr);
   }
   void reduce_scatter(const void* in, void* out, std::int64_t count, DType d, ReduceKind op) override {
     const std::size_t chunk = static_cast<std::size_t>(count * dtype_bytes(d));
@@ -122,43 +160,62 @@ class MpiCommunicator final : public Communicator {
     const auto* o = static_cast<std::byte*>(out);
     if (o + chunk > lo && o < lo + chunk * static_cast<std::size_t>(size_)) {  // overlapping: via a copy
       std::vector<std::byte> tmp(chunk);
-      MPI_CHECK(MPI_Reduce_scatter_block(in, tmp.data(), mpi_count(count, "reduce_scatter"), mpi_type(d), mpi_op(d, op),
-                                         comm_));
+      MPI_Request r;
+      MPI_CHECK(MPI_Ireduce_scatter_block(in, tmp.data(), mpi_count(count, "reduce_scatter"), mpi_type(d),
+                                          mpi_op(d, op), comm_, &r));
+      wait_for(r, nullptr);
       std::memcpy(out, tmp.data(), chunk);
       return;
     }
-    MPI_CHECK(MPI_Reduce_scatter_block(in, out, mpi_count(count, "reduce_scatter"), mpi_type(d), mpi_op(d, op), comm_));
+    MPI_Request r;
+    MPI_CHECK(
+        MPI_Ireduce_scatter_block(in, out, mpi_count(count, "reduce_scatter"), mpi_type(d), mpi_op(d, op), comm_, &r));
+    wait_for(r, nullptr);
   }
   void all_gather(const void* in, void* out, std::int64_t count, DType d) override {
     const std::size_t chunk = static_cast<std::size_t>(count * dtype_bytes(d));
     const int n = mpi_count(count, "all_gather");
     if (in == static_cast<std::byte*>(out) + chunk * static_cast<std::size_t>(index_)) {
-      MPI_CHECK(MPI_Allgather(MPI_IN_PLACE, n, mpi_type(d), out, n, mpi_type(d), comm_));
+      MPI_Request r;
+      MPI_CHECK(MPI_Iallgather(MPI_IN_PLACE, n, mpi_type(d), out, n, mpi_type(d), comm_, &r));
+      wait_for(r, nullptr);
       return;
     }
-    MPI_CHECK(MPI_Allgather(in, n, mpi_type(d), out, n, mpi_type(d), comm_));
+    MPI_Request r;
+    MPI_CHECK(MPI_Iallgather(in, n, mpi_type(d), out, n, mpi_type(d), comm_, &r));
+    wait_for(r, nullptr);
   }
   void broadcast(void* buf, std::int64_t count, DType d, int root) override {
-    MPI_CHECK(MPI_Bcast(buf, mpi_count(count, "broadcast"), mpi_type(d), root, comm_));
+    MPI_Request r;
+    MPI_CHECK(MPI_Ibcast(buf, mpi_count(count, "broadcast"), mpi_type(d), root, comm_, &r));
+    wait_for(r, nullptr);
   }
   void reduce(void* buf, std::int64_t count, DType d, ReduceKind op, int root) override {
     const int n = mpi_count(count, "reduce");
+    MPI_Request r;
     if (index_ == root) {
-      MPI_CHECK(MPI_Reduce(MPI_IN_PLACE, buf, n, mpi_type(d), mpi_op(d, op), root, comm_));
+      MPI_CHECK(MPI_Ireduce(MPI_IN_PLACE, buf, n, mpi_type(d), mpi_op(d, op), root, comm_, &r));
     } else {
-      MPI_CHECK(MPI_Reduce(buf, nullptr, n, mpi_type(d), mpi_op(d, op), root, comm_));
+      MPI_CHECK(MPI_Ireduce(buf, nullptr, n, mpi_type(d), mpi_op(d, op), root, comm_, &r));
     }
+    wait_for(r, nullptr);
   }
   void all_to_all(const void* in, void* out, std::int64_t count, DType d) override {
     const int n = mpi_count(count, "all_to_all");
-    MPI_CHECK(MPI_Alltoall(in, n, mpi_type(d), out, n, mpi_type(d), comm_));
+    MPI_Request r;
+    MPI_CHECK(MPI_Ialltoall(in, n, mpi_type(d), out, n, mpi_type(d), comm_, &r));
+    wait_for(r, nullptr);
   }
   void send(const void* buf, std::int64_t bytes, int peer, int tag) override {
-    MPI_CHECK(MPI_Send(buf, mpi_count(bytes, "send"), MPI_BYTE, peer, tag, comm_));
+    MPI_Request r;
+    MPI_CHECK(MPI_Isend(buf, mpi_count(bytes, "send"), MPI_BYTE, peer, tag, comm_, &r));
+    wait_for(r, nullptr);
   }
   void recv(void* buf, std::int64_t bytes, int peer, int tag) override {
     MPI_Status status;
-    MPI_CHECK(MPI_Recv(buf, mpi_count(bytes, "recv"), MPI_BYTE, peer, tag, comm_, &status));
+    MPI_Request r;
+    MPI_CHECK(MPI_Irecv(buf, mpi_count(bytes, "recv"), MPI_BYTE, peer, tag, comm_, &r));
+    wait_for(r, &status);
     int got = 0;
     MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &got));
     if (got != bytes)
@@ -167,8 +224,10 @@ class MpiCommunicator final : public Communicator {
   }
   void barrier() override { MPI_CHECK(MPI_Barrier(comm_)); }
   void all_reduce_f64(double* buf, std::int64_t count, ReduceKind op) override {
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, mpi_count(count, "all_reduce"), MPI_DOUBLE,
-                            op == ReduceKind::sum ? MPI_SUM : MPI_MAX, comm_));
+    MPI_Request r;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buf, mpi_count(count, "all_reduce"), MPI_DOUBLE,
+                             op == ReduceKind::sum ? MPI_SUM : MPI_MAX, comm_, &r));
+    wait_for(r, nullptr);
   }
   std::vector<std::string> gather_strings(const std::string& mine, int root) override {
     const int len = mpi_count(static_cast<std::int64_t>(mine.size()), "gather");

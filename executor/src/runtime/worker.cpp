@@ -23,6 +23,7 @@
 #include "clustersim/executor/cpu/cast.hpp"
 #include "clustersim/executor/cpu/gemm.hpp"
 #include "clustersim/executor/rng.hpp"
+#include "clustersim/executor/thread_priority.hpp"
 #include "clustersim/plan/error.hpp"
 #include "clustersim/plan/hazards.hpp"
 #include "op_context.hpp"
@@ -458,6 +459,9 @@ struct Worker::Impl final : detail::RankServices {
   }
 
   void stream_loop(std::size_t s) {
+    // Compute yields the core to a waking communication thread (thread_priority.hpp).
+    if (s < prog_->streams.size() && prog_->streams[s].kind == StreamKind::compute)
+      lower_compute_thread_priority();
     std::int64_t seen = 0;
     for (;;) {
       std::condition_variable& cv = *stream_cv_[s];
