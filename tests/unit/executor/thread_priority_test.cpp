@@ -45,6 +45,17 @@ int thread_nice() {
   return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
 }
 
+// The nice value of a new thread after it called lower_compute_thread_priority().
+int nice_of_a_lowered_thread() {
+  int nice = -100;
+  std::thread t([&] {
+    lower_compute_thread_priority();
+    nice = thread_nice();
+  });
+  t.join();
+  return nice;
+}
+
 TEST(ThreadPriority, DefaultsToTheLowestPriority) {
   NiceEnv env(nullptr);
   EXPECT_EQ(compute_nice(), 19);
@@ -71,26 +82,13 @@ TEST(ThreadPriority, RejectsValuesOutsideZeroToNineteen) {
 TEST(ThreadPriority, LowersOnlyTheCallingThread) {
   NiceEnv env("11");
   const int before = thread_nice();
-  int inside = -100;
-  std::thread t([&] {
-    lower_compute_thread_priority();
-    inside = thread_nice();
-  });
-  t.join();
-  EXPECT_EQ(inside, before > 11 ? before : 11);  // a thread already lower stays where it is
+  EXPECT_EQ(nice_of_a_lowered_thread(), before > 11 ? before : 11);  // a thread already lower stays where it is
   EXPECT_EQ(thread_nice(), before);
 }
 
 TEST(ThreadPriority, ZeroLeavesTheThreadAlone) {
   NiceEnv env("0");
-  const int before = thread_nice();
-  int inside = -100;
-  std::thread t([&] {
-    lower_compute_thread_priority();
-    inside = thread_nice();
-  });
-  t.join();
-  EXPECT_EQ(inside, before);
+  EXPECT_EQ(nice_of_a_lowered_thread(), thread_nice());
 }
 
 }  // namespace
