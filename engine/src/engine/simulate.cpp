@@ -89,6 +89,13 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
   if (!(busy_delay >= 0.0) || !std::isfinite(busy_delay))
     throw InputError("simulation.comm_busy_delay_ns", plan::describe_value(busy_delay), "a time >= 0 in ns");
 
+  const PollSchedule poll = options.comm_poll.value_or(cost->comm_poll().value_or(PollSchedule{}));
+  if (!(poll.first_ns >= 0.0) || !std::isfinite(poll.first_ns))
+    throw InputError("simulation.comm_poll.first_ns", plan::describe_value(poll.first_ns), "a time >= 0 in ns");
+  if (!std::isfinite(poll.cap_ns) || (poll.first_ns > 0.0) != (poll.cap_ns > 0.0) || poll.cap_ns < poll.first_ns)
+    throw InputError("simulation.comm_poll.cap_ns", plan::describe_value(poll.cap_ns),
+                     "0 with first_ns 0, else at least first_ns (" + plan::describe_value(poll.first_ns) + ")");
+
   const plan::RankGroups groups(plan);
   const bool asymmetric_hardware = !hardware.degradations.empty() ||
                                    std::any_of(straggler.begin(), straggler.end(), [](double f) { return f != 1.0; });
@@ -113,7 +120,7 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
   detail::ComputeModel compute(n_slots, overlap);
   detail::Workload workload(plan, groups, classes, table_of, straggler,
                             options.record_memory_timeline ? options.max_timeline_samples : 0, compute, *network,
-                            busy_delay);
+                            busy_delay, poll);
 
   // The event loop: it knows models and tokens, nothing about GPUs or links.
   std::array<Model*, 2> models{&compute, network.get()};
@@ -281,6 +288,7 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
                  {"represented_ranks", std::move(represented)},
                  {"compute_comm_overlap_slowdown", overlap},
                  {"comm_busy_delay_ns", busy_delay},
+                 {"comm_poll_ns", {{"first", poll.first_ns}, {"cap", poll.cap_ns}}},
                  {"rank_compute_factor", std::move(rank_factors)},
                  {"comm_transfer_s", std::move(transfer_s)},
                  {"network", network->report()},

@@ -3,6 +3,7 @@
 #include "workload.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <tuple>
 
 #include "clustersim/plan/error.hpp"
@@ -128,8 +129,8 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
 Workload::Workload(const plan::Plan& plan, const plan::RankGroups& groups, const RankClasses& classes,
                    const std::vector<const OpTable*>& table_of_program, const std::vector<double>& straggler,
                    std::int32_t timeline_samples, ComputeModel& compute, NetworkModel& network,
-                   double busy_delay_ns)
-    : plan_(plan), compute_(compute), network_(network), busy_delay_ns_(busy_delay_ns) {
+                   double busy_delay_ns, PollSchedule poll)
+    : plan_(plan), compute_(compute), network_(network), busy_delay_ns_(busy_delay_ns), poll_(poll) {
   const auto n_slots = classes.simulated.size();
   slots_.reserve(n_slots);
   std::int64_t ops = 0, p2p = 0, comm = 0;
@@ -150,7 +151,7 @@ Workload::Workload(const plan::Plan& plan, const plan::RankGroups& groups, const
     slots_.push_back(std::move(slot));
   }
   pending_.resize(static_cast<std::size_t>(ops));
-  if (busy_delay_ns_ > 0.0) {
+  if (busy_delay_ns_ > 0.0 || poll_.first_ns > 0.0) {
     held_.assign(static_cast<std::size_t>(ops), kNotHeld);
     partner_.assign(static_cast<std::size_t>(ops), -1);
   }
@@ -298,6 +299,11 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
       Slot& slot = slots_[static_cast<std::size_t>(s)];
       if (!held_.empty()) {
         std::uint8_t& h = held_[static_cast<std::size_t>(slot.base + op)];
+        if (h == kPollHeld) {  // its thread's poll saw it done
+          h = kNotHeld;
+          complete_held(now_ns, s, op);
+          continue;
+        }
         if (h == kReleased) {  // finished early, when its rank stopped computing
           h = kNotHeld;
           continue;
@@ -325,13 +331,17 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
       const auto id = token & kIdMask;
       const Channel& ch = channels_[static_cast<std::size_t>(id >> 32)];
       const auto m = static_cast<std::size_t>(ch.offset + (id & 0xffffffff));
-      // The receiver moves the data (a rendezvous): while it computes, the sender waits with it.
+      // The receiver moves the data (a rendezvous): while it computes, or until its thread polls,
+      // the sender waits with it. The side that posted first waited, and is seen done at a poll.
       const Token send = channel_send_[m], recv = channel_recv_[m];
       const auto rs = static_cast<std::int32_t>(recv >> 32), ro = static_cast<std::int32_t>(recv & 0xffffffff);
-      if (transfer_done(now_ns, rs, ro)) {
+      const auto ss = static_cast<std::int32_t>(send >> 32), so = static_cast<std::int32_t>(send & 0xffffffff);
+      const TimeNs r_post = start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(rs)].base + ro)];
+      const TimeNs s_post = start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(ss)].base + so)];
+      if (transfer_done(now_ns, rs, ro, r_post < s_post ? poll_late_ns(now_ns, r_post) : 0)) {
         partner_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(rs)].base + ro)] = send;
       } else {
-        transfer_done(now_ns, static_cast<std::int32_t>(send >> 32), static_cast<std::int32_t>(send & 0xffffffff));
+        transfer_done(now_ns, ss, so, s_post < r_post ? poll_late_ns(now_ns, s_post) : 0);
       }
     }
   }
@@ -341,9 +351,27 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
   if (!held_slots_.empty()) release_held(now_ns);
 }
 
-bool Workload::transfer_done(TimeNs now_ns, std::int32_t s, std::int32_t op) {
+std::int64_t Workload::poll_late_ns(TimeNs now_ns, TimeNs posted_ns) const {
+  if (poll_.first_ns <= 0.0 || posted_ns < 0 || now_ns <= posted_ns) return 0;
+  const auto age = static_cast<double>(now_ns - posted_ns);
+  // Polls at 0, first, 3 first, 7 first, ... while the sleep doubles, then every cap.
+  double at = 0.0, sleep = poll_.first_ns;
+  while (at < age && sleep < poll_.cap_ns) {
+    at += sleep;
+    sleep = std::min(poll_.cap_ns, 2.0 * sleep);
+  }
+  if (at < age) at += std::ceil((age - at) / poll_.cap_ns) * poll_.cap_ns;
+  return static_cast<std::int64_t>(std::llround(at - age));
+}
+
+bool Workload::transfer_done(TimeNs now_ns, std::int32_t s, std::int32_t op, std::int64_t poll_late) {
   compute_.transfer_finished(now_ns, s);
   Slot& slot = slots_[static_cast<std::size_t>(s)];
+  if (poll_late > 0) {
+    held_[static_cast<std::size_t>(slot.base + op)] = kPollHeld;
+    compute_.start(now_ns, s, static_cast<double>(poll_late), false, op_token(s, op));
+    return true;
+  }
   if (busy_delay_ns_ > 0.0 && slot.kernels_running > 0) {
     held_[static_cast<std::size_t>(slot.base + op)] = kHeld;
     if (slot.held.empty()) held_slots_.push_back(s);
@@ -361,7 +389,10 @@ void Workload::complete_held(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   if (partner < 0) return;
   const Token send = partner;
   partner = -1;
-  transfer_done(now_ns, static_cast<std::int32_t>(send >> 32), static_cast<std::int32_t>(send & 0xffffffff));
+  // The sender learns of the receiver's completion at its own next poll.
+  const auto ss = static_cast<std::int32_t>(send >> 32), so = static_cast<std::int32_t>(send & 0xffffffff);
+  transfer_done(now_ns, ss, so,
+                poll_late_ns(now_ns, start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(ss)].base + so)]));
 }
 
 void Workload::release_held(TimeNs now_ns) {

@@ -69,7 +69,8 @@ class Workload {
  public:
   Workload(const plan::Plan& plan, const plan::RankGroups& groups, const RankClasses& classes,
            const std::vector<const OpTable*>& table_of_program, const std::vector<double>& straggler,
-           std::int32_t timeline_samples, ComputeModel& compute, NetworkModel& network, double busy_delay_ns = 0.0);
+           std::int32_t timeline_samples, ComputeModel& compute, NetworkModel& network, double busy_delay_ns = 0.0,
+           PollSchedule poll = {});
 
   // Allocates persistent tensors at t = 0 and starts every op that is ready.
   void start();
@@ -148,7 +149,12 @@ class Workload {
   // Collectives finish at once: the delay is measured on transfers, and the CPU validation runs
   // show none for a collective that ends during a kernel (docs/VALIDATION.md).
   // Returns whether the op is held.
-  bool transfer_done(TimeNs now_ns, std::int32_t slot, std::int32_t op);
+  // An op that waited for its peer (posted first) is first held until the first poll of its
+  // schedule (poll_) at or after the transfer's end: `poll_late` ns, a non-slowable action.
+  bool transfer_done(TimeNs now_ns, std::int32_t slot, std::int32_t op, std::int64_t poll_late = 0);
+  // ns from `now_ns` to the first poll at or after it of an op posted at `posted_ns`; 0 without a
+  // poll schedule.
+  std::int64_t poll_late_ns(TimeNs now_ns, TimeNs posted_ns) const;
   // A held op finishes; a recv's sender then completes (or is held in turn: transfer_done).
   void complete_held(TimeNs now_ns, std::int32_t slot, std::int32_t op);
   void release_held(TimeNs now_ns);
@@ -175,8 +181,9 @@ class Workload {
   std::vector<plan::Rank> p2p_peer_;                // per p2p instance: the real peer rank
   std::vector<Token> channel_send_, channel_recv_;  // per message: the posted op, -1 until posted
   double busy_delay_ns_ = 0.0;
-  static constexpr std::uint8_t kNotHeld = 0, kHeld = 1, kReleased = 2;
-  std::vector<std::uint8_t> held_;          // per op instance, sized only with a busy delay
+  PollSchedule poll_;
+  static constexpr std::uint8_t kNotHeld = 0, kHeld = 1, kReleased = 2, kPollHeld = 3;
+  std::vector<std::uint8_t> held_;          // per op instance, sized only with a busy delay or polls
   std::vector<std::int32_t> held_slots_;    // slots with held ops
   std::vector<Token> partner_;              // per held recv: the send that completes after it, -1
 };

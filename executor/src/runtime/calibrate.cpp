@@ -1017,9 +1017,10 @@ void calibrate_host(CommunicatorFactory& comms, const CalibrationOptions& o, pla
 // How much later a transfer completes when both ends' cores are busy computing, as a pipeline's
 // sends and receives are in a 1F1B steady state: members 0 and 1 each run a GEMM thread while
 // each sends `bytes` to the other from one thread and receives the other's message on a second
-// (a stage's send and receive streams); a blocking MPI call returns only when its polling thread
-// is given the core, which the computing thread holds until the scheduler preempts it
-// (milliseconds on a busy core, against microseconds for the transfer itself). The mean transfer
+// (a stage's send and receive streams); a waiting thread sees its op done only when it is given
+// the core. Both are posted together, so the polls are as close together as in the idle transfer
+// (a receive posted long before its send is seen at a later poll: the engine models that from
+// host.poll_*). The mean transfer
 // (from the message's later start to each side's end, all four sides) minus `quiet_ns`, the same
 // transfer with idle cores; at least 0. CalibrationProfile::overlap_comm_busy_delay_ns.
 double busy_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t bytes, double quiet_ns) {
@@ -1044,14 +1045,12 @@ double busy_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t b
       world.barrier();
       if (!member) continue;
       const int me = comm->index(), peer = 1 - me;
-      // The receive is posted first, as a stage's receive stream does; the send a little later.
       std::thread receiver([&] {
         const std::size_t k = static_cast<std::size_t>(2 * r + peer);  // the peer's message
         starts[k] = now();
         comm->recv(in.data(), bytes, peer, 9 + peer);
         ends[k] = now();
       });
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
       const std::size_t k = static_cast<std::size_t>(2 * r + me);
       starts[k] = now();
       comm->send(out.data(), bytes, peer, 9 + me);
@@ -1293,6 +1292,9 @@ plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const Calibra
   if (!o.targets.empty()) calibrate_exact_ops(comms, o, prof, progress);
   if (o.collectives && comms.world_size() > 1) calibrate_comm(comms, o, prof, progress);
   if (o.host) calibrate_host(comms, o, prof);
+  const CommunicatorFactory::PollSchedule poll = comms.poll_schedule();  // the executor's own constants
+  prof.host.poll_first_ns = poll.first_ns;
+  prof.host.poll_cap_ns = poll.cap_ns;
   if (o.overlap) prof.overlap_compute_slowdown = calibrate_overlap(comms);
   prof.probe = probe_machine(comms);
   progress("done", 1.0);

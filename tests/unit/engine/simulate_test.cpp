@@ -350,6 +350,52 @@ TEST(Simulate, BusyDelayHoldsBackATransferThatEndsDuringAKernel) {
   EXPECT_THROW(engine::simulate(b.build(), test_hardware(1, 2), o), InputError);
 }
 
+TEST(Simulate, AWaitingOpIsSeenDoneAtItsNextPoll) {
+  // Rank 1 posts its recv at 0; rank 0 sends after a 1 ms delay. The transfer (a + S/B on
+  // NVSwitch, as above) ends at 1 ms + t. With polls every 10 us doubling to 200 us (the CPU
+  // executor's MPI waits), the recv's thread tests at 0, 10, 30, 70, 150, 310, 510, 710, 910,
+  // 1110, ... us after its post: it sees the data at the first of these at or after 1 ms + t. The
+  // sender, which posted last, then tests at 0, 10, 30, ... us after its own post.
+  PlanBuilder b(2);
+  b.group(GroupKind::pp, {0, 1});
+  const auto p0 = b.program("a", {StreamKind::compute, StreamKind::comm});
+  const auto p1 = b.program("b", {StreamKind::comm});
+  const auto d = b.delay(p0, 0, 1'000'000);
+  const auto s = b.send(p0, 1, GroupKind::pp, 1, 1'000'000, {d});
+  const auto r = b.recv(p1, 0, GroupKind::pp, -1, 1'000'000);
+  b.assign(1, p1);
+  const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
+  ASSERT_LT(t, 110'000);  // so the recv's poll after it is at 1,110 us
+  SimulationOptions o;
+  o.comm_poll = engine::PollSchedule{10'000.0, 200'000.0};
+  const auto trace = engine::simulate(b.build(), test_hardware(1, 2), o);
+  const std::int64_t post = span(trace, 0, s).start_ns;
+  ASSERT_GE(post, 1'000'000);
+  ASSERT_LT(post + t, 1'110'000);
+  EXPECT_EQ(span(trace, 1, r).end_ns, 1'110'000);
+  // The sender's polls after its post: the first at or after 1,110 us.
+  std::int64_t at = 0, sleep = 10'000;
+  while (post + at < 1'110'000) {
+    at += sleep;
+    sleep = std::min<std::int64_t>(200'000, 2 * sleep);
+  }
+  EXPECT_EQ(span(trace, 0, s).end_ns, post + at);
+  EXPECT_EQ(trace.extra["comm_poll_ns"]["cap"], 200'000.0);
+
+  // Without a schedule, both end with the transfer.
+  o.comm_poll.reset();
+  const auto plain = engine::simulate(b.build(), test_hardware(1, 2), o);
+  EXPECT_EQ(span(plain, 1, r).end_ns, span(plain, 0, s).start_ns + t);
+  EXPECT_EQ(span(plain, 0, s).end_ns, span(plain, 0, s).start_ns + t);
+
+  o.comm_poll = engine::PollSchedule{10'000.0, 0.0};
+  EXPECT_THROW(engine::simulate(b.build(), test_hardware(1, 2), o), InputError);
+  o.comm_poll = engine::PollSchedule{0.0, 5.0};
+  EXPECT_THROW(engine::simulate(b.build(), test_hardware(1, 2), o), InputError);
+  o.comm_poll = engine::PollSchedule{300.0, 200.0};
+  EXPECT_THROW(engine::simulate(b.build(), test_hardware(1, 2), o), InputError);
+}
+
 TEST(Simulate, DegradedNicsSlowTheGroupsThatUseThem) {
   PlanBuilder b(4);
   b.group(GroupKind::dp, {0, 1, 2, 3});

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "clustersim/engine/simulate.hpp"
 #include "clustersim/plan/hardware.hpp"
 #include "clustersim/plan/plan.hpp"
 #include "clustersim/plan/profile.hpp"
@@ -41,6 +42,8 @@ class CostModel {
   // Extra completion time of a send or recv whose transfer ends while its rank runs a kernel,
   // when the model's data measured one (plan::CalibrationProfile::overlap_comm_busy_delay_ns).
   virtual std::optional<double> comm_busy_delay_ns() const { return std::nullopt; }
+  // How waiting communication threads poll, when the model's data says (plan::HostOverheads).
+  virtual std::optional<PollSchedule> comm_poll() const { return std::nullopt; }
   // Host time between an op becoming ready and its start, outside its span (any op kind): the
   // executor's dispatch and the allocation of the op's tensors (plan::HostOverheads). 0 unless the
   // model's data measured it; GPU kernel launch costs are part of op_cost instead.

@@ -89,6 +89,13 @@ struct HostOverheads {
   double dispatch_ns = 0.0;            // an op following its stream predecessor, allocating nothing
   double wake_ns = 0.0;                // extra when the op's last dependency was on another stream
   std::vector<ByteTimeSample> alloc;   // allocating a tensor of `bytes` (interpolated log-log)
+  // How a communication thread learns that its op completed: it tests when it posts the op, then
+  // after sleeps of poll_first_ns doubling up to poll_cap_ns (the CPU executor's MPI waits). An op
+  // that waited for its peer is seen done at the first poll after its transfer ended. 0: the
+  // waiting thread is woken at once (blocking calls, GPU streams). JSON: host.poll_first_ns and
+  // host.poll_cap_ns (both 0, or 0 < first <= cap).
+  double poll_first_ns = 0.0;
+  double poll_cap_ns = 0.0;
 };
 
 struct CalibrationProfile {

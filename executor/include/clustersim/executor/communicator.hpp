@@ -61,6 +61,14 @@ class CommunicatorFactory {
   virtual std::unique_ptr<Communicator> create(GroupKind kind, const plan::Group* group, int index) = 0;
   // The control-plane communicator over all ranks (separate from any plan group's).
   virtual Communicator& world() = 0;
+  // How a thread waiting in a data-plane operation learns that it completed: it tests when it
+  // posts the operation, then after sleeps of `first` ns doubling up to `cap` ns
+  // (plan::HostOverheads::poll_first_ns, poll_cap_ns). {0, 0}: it returns at once.
+  struct PollSchedule {
+    double first_ns = 0.0;
+    double cap_ns = 0.0;
+  };
+  virtual PollSchedule poll_schedule() const { return {}; }
 };
 
 // World size 1.
@@ -74,7 +82,8 @@ bool mpi_built();
 
 // Initialises MPI with MPI_THREAD_MULTIPLE (unless already initialised) and finalises it on
 // destruction when it initialised it. Before initialising it sets OMPI_MCA_mpi_yield_when_idle=1
-// unless already set, so a thread waiting in MPI yields its core to the rank's compute thread. Throws Error when the
+// unless already set, so a thread waiting in a blocking MPI call (the control plane; data-plane
+// operations poll with sleeps) yields its core to the rank's compute thread. Throws Error when the
 // library provides less than MPI_THREAD_MULTIPLE or was built without MPI.
 class MpiSession {
  public:
