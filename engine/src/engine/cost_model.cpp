@@ -270,7 +270,7 @@ class Calibrated final : public CostModel {
   std::optional<double> overlap_slowdown() const override { return profile_->overlap_compute_slowdown; }
   std::optional<double> comm_busy_delay_ns() const override { return profile_->overlap_comm_busy_delay_ns; }
   std::optional<PollSchedule> comm_poll() const override {
-    return PollSchedule{profile_->host.poll_first_ns, profile_->host.poll_cap_ns};
+    return profile_->host.poll;
   }
 
   nlohmann::json describe() const override {

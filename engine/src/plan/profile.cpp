@@ -191,8 +191,8 @@ json to_json(const CalibrationProfile& p) {
           {"rank_compute_factor_samples", p.rank_compute_factor_samples},
           {"host",
            {{"dispatch_ns", p.host.dispatch_ns}, {"wake_ns", p.host.wake_ns},
-            {"poll_first_ns", p.host.poll_first_ns},
-            {"poll_cap_ns", p.host.poll_cap_ns},
+            {"poll_first_ns", p.host.poll.first_ns},
+            {"poll_cap_ns", p.host.poll.cap_ns},
             {"alloc", byte_time_list(p.host.alloc)}}},
           {"overlap",
            {{"compute_slowdown", p.overlap_compute_slowdown}, {"comm_busy_delay_ns", p.overlap_comm_busy_delay_ns}}},
@@ -310,12 +310,12 @@ CalibrationProfile profile_from_json(const json& j) {
     ObjectReader h(*v, "host");
     p.host.dispatch_ns = h.number_or("dispatch_ns", 0.0, 0.0, 1e12);
     p.host.wake_ns = h.number_or("wake_ns", 0.0, 0.0, 1e12);
-    p.host.poll_first_ns = h.number_or("poll_first_ns", 0.0, 0.0, 1e12);
-    p.host.poll_cap_ns = h.number_or("poll_cap_ns", 0.0, 0.0, 1e12);
-    if ((p.host.poll_first_ns > 0.0) != (p.host.poll_cap_ns > 0.0) || p.host.poll_cap_ns < p.host.poll_first_ns)
-      throw InputError("host.poll_cap_ns", describe_value(p.host.poll_cap_ns),
+    p.host.poll.first_ns = h.number_or("poll_first_ns", 0.0, 0.0, 1e12);
+    p.host.poll.cap_ns = h.number_or("poll_cap_ns", 0.0, 0.0, 1e12);
+    if ((p.host.poll.first_ns > 0.0) != (p.host.poll.cap_ns > 0.0) || p.host.poll.cap_ns < p.host.poll.first_ns)
+      throw InputError("host.poll_cap_ns", describe_value(p.host.poll.cap_ns),
                        "0 with host.poll_first_ns 0, else at least host.poll_first_ns (" +
-                           describe_value(p.host.poll_first_ns) + ")");
+                           describe_value(p.host.poll.first_ns) + ")");
     if (const json* a = h.find("alloc")) p.host.alloc = byte_time_from(*a, "host.alloc");
     h.finish();
   }

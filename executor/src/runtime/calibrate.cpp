@@ -1292,9 +1292,7 @@ plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const Calibra
   if (!o.targets.empty()) calibrate_exact_ops(comms, o, prof, progress);
   if (o.collectives && comms.world_size() > 1) calibrate_comm(comms, o, prof, progress);
   if (o.host) calibrate_host(comms, o, prof);
-  const CommunicatorFactory::PollSchedule poll = comms.poll_schedule();  // the executor's own constants
-  prof.host.poll_first_ns = poll.first_ns;
-  prof.host.poll_cap_ns = poll.cap_ns;
+  prof.host.poll = comms.poll_schedule();  // the executor's own constants
   if (o.overlap) prof.overlap_compute_slowdown = calibrate_overlap(comms);
   prof.probe = probe_machine(comms);
   progress("done", 1.0);

@@ -281,7 +281,7 @@ class MpiFactory final : public CommunicatorFactory {
     return c;
   }
   Communicator& world() override { return *world_; }
-  PollSchedule poll_schedule() const override {
+  plan::PollSchedule poll_schedule() const override {
     return {static_cast<double>(std::chrono::nanoseconds(kPollFirst).count()),
             static_cast<double>(std::chrono::nanoseconds(kPollCap).count())};
   }

@@ -22,7 +22,7 @@ CalibrationProfile sample_profile() {
   p.ops = {{"gemm{...}|in:fp32[4,4];fp32[4,4];|out:fp32[4,4];", "qkv", 1234.5}};
   p.host.dispatch_ns = 75.0, p.host.wake_ns = 4100.0;
   p.host.alloc = {{4096, 3500.0}, {1 << 20, 70'000.0}};
-  p.host.poll_first_ns = 10'000.0, p.host.poll_cap_ns = 200'000.0;
+  p.host.poll = {10'000.0, 200'000.0};
   p.rank_compute_factor = {1.07, 0.93};
   p.rank_compute_factor_samples = {{1.1, 0.9}, {1.04, 0.96}};
   p.overlap_compute_slowdown = 1.15;
@@ -52,8 +52,8 @@ TEST(Profile, RoundTripKeepsEveryField) {
   EXPECT_EQ(back.ops[0].example, "qkv");
   EXPECT_DOUBLE_EQ(back.ops[0].time_ns, 1234.5);
   EXPECT_DOUBLE_EQ(back.host.wake_ns, 4100.0);
-  EXPECT_DOUBLE_EQ(back.host.poll_first_ns, 10'000.0);
-  EXPECT_DOUBLE_EQ(back.host.poll_cap_ns, 200'000.0);
+  EXPECT_DOUBLE_EQ(back.host.poll.first_ns, 10'000.0);
+  EXPECT_DOUBLE_EQ(back.host.poll.cap_ns, 200'000.0);
   EXPECT_EQ(back.host.alloc.size(), 2u);
   EXPECT_EQ(back.rank_compute_factor, (std::vector<double>{1.07, 0.93}));
   EXPECT_EQ(back.rank_compute_factor_samples.size(), 2u);

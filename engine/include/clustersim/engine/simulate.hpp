@@ -93,12 +93,7 @@ namespace clustersim::engine {
 
 class CostModel;
 
-// The schedule on which a waiting communication thread tests for completion
-// (plan::HostOverheads::poll_first_ns, poll_cap_ns); first_ns 0: it is woken at once.
-struct PollSchedule {
-  double first_ns = 0.0;
-  double cap_ns = 0.0;
-};
+using PollSchedule = plan::PollSchedule;
 
 // The profile the "calibrated" cost model interpolates (written by `clustersim calibrate`).
 using CalibrationProfile = plan::CalibrationProfile;

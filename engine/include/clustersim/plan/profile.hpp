@@ -85,17 +85,20 @@ struct OpSample {
 // bookkeeping and the allocation (and zeroing) of the op's tensors before it starts, and, when the
 // op was released by an op of another stream, waking the thread that waited for it. The engine
 // delays each op's start by these (they are zero on a profile without them).
+// How a communication thread learns that its op completed: it tests when it posts the op, then
+// after sleeps of first_ns doubling up to cap_ns (the CPU executor's MPI waits). An op that waited
+// for its peer is seen done at the first poll after its transfer ended. first_ns = cap_ns = 0: the
+// waiting thread is woken at once (blocking calls, GPU streams); else 0 < first_ns <= cap_ns.
+struct PollSchedule {
+  double first_ns = 0.0;
+  double cap_ns = 0.0;
+};
+
 struct HostOverheads {
   double dispatch_ns = 0.0;            // an op following its stream predecessor, allocating nothing
   double wake_ns = 0.0;                // extra when the op's last dependency was on another stream
   std::vector<ByteTimeSample> alloc;   // allocating a tensor of `bytes` (interpolated log-log)
-  // How a communication thread learns that its op completed: it tests when it posts the op, then
-  // after sleeps of poll_first_ns doubling up to poll_cap_ns (the CPU executor's MPI waits). An op
-  // that waited for its peer is seen done at the first poll after its transfer ended. 0: the
-  // waiting thread is woken at once (blocking calls, GPU streams). JSON: host.poll_first_ns and
-  // host.poll_cap_ns (both 0, or 0 < first <= cap).
-  double poll_first_ns = 0.0;
-  double poll_cap_ns = 0.0;
+  PollSchedule poll;  // JSON: host.poll_first_ns, host.poll_cap_ns
 };
 
 struct CalibrationProfile {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "clustersim/plan/plan.hpp"
+#include "clustersim/plan/profile.hpp"
 
 namespace clustersim::executor {
 
@@ -61,14 +62,9 @@ class CommunicatorFactory {
   virtual std::unique_ptr<Communicator> create(GroupKind kind, const plan::Group* group, int index) = 0;
   // The control-plane communicator over all ranks (separate from any plan group's).
   virtual Communicator& world() = 0;
-  // How a thread waiting in a data-plane operation learns that it completed: it tests when it
-  // posts the operation, then after sleeps of `first` ns doubling up to `cap` ns
-  // (plan::HostOverheads::poll_first_ns, poll_cap_ns). {0, 0}: it returns at once.
-  struct PollSchedule {
-    double first_ns = 0.0;
-    double cap_ns = 0.0;
-  };
-  virtual PollSchedule poll_schedule() const { return {}; }
+  // How a thread waiting in a data-plane operation learns that it completed
+  // (plan::PollSchedule); {0, 0}: it returns at once.
+  virtual plan::PollSchedule poll_schedule() const { return {}; }
 };
 
 // World size 1.
