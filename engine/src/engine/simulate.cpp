@@ -90,11 +90,7 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
     throw InputError("simulation.comm_busy_delay_ns", plan::describe_value(busy_delay), "a time >= 0 in ns");
 
   const PollSchedule poll = options.comm_poll.value_or(cost->comm_poll().value_or(PollSchedule{}));
-  if (!(poll.first_ns >= 0.0) || !std::isfinite(poll.first_ns))
-    throw InputError("simulation.comm_poll.first_ns", plan::describe_value(poll.first_ns), "a time >= 0 in ns");
-  if (!std::isfinite(poll.cap_ns) || (poll.first_ns > 0.0) != (poll.cap_ns > 0.0) || poll.cap_ns < poll.first_ns)
-    throw InputError("simulation.comm_poll.cap_ns", plan::describe_value(poll.cap_ns),
-                     "0 with first_ns 0, else at least first_ns (" + plan::describe_value(poll.first_ns) + ")");
+  plan::check_poll_schedule(poll, "simulation.comm_poll.first_ns", "simulation.comm_poll.cap_ns");
 
   const plan::RankGroups groups(plan);
   const bool asymmetric_hardware = !hardware.degradations.empty() ||

@@ -2,6 +2,7 @@
 // memory-bound ops in it. Written by `clustersim calibrate`, read by the engine's calibrated model.
 #include "clustersim/plan/profile.hpp"
 
+#include <cmath>
 #include <limits>
 
 #include "clustersim/plan/json.hpp"
@@ -312,10 +313,7 @@ CalibrationProfile profile_from_json(const json& j) {
     p.host.wake_ns = h.number_or("wake_ns", 0.0, 0.0, 1e12);
     p.host.poll.first_ns = h.number_or("poll_first_ns", 0.0, 0.0, 1e12);
     p.host.poll.cap_ns = h.number_or("poll_cap_ns", 0.0, 0.0, 1e12);
-    if ((p.host.poll.first_ns > 0.0) != (p.host.poll.cap_ns > 0.0) || p.host.poll.cap_ns < p.host.poll.first_ns)
-      throw InputError("host.poll_cap_ns", describe_value(p.host.poll.cap_ns),
-                       "0 with host.poll_first_ns 0, else at least host.poll_first_ns (" +
-                           describe_value(p.host.poll.first_ns) + ")");
+    check_poll_schedule(p.host.poll, "host.poll_first_ns", "host.poll_cap_ns");
     if (const json* a = h.find("alloc")) p.host.alloc = byte_time_from(*a, "host.alloc");
     h.finish();
   }
@@ -329,6 +327,15 @@ CalibrationProfile profile_from_json(const json& j) {
   if (const json* v = r.find("probe")) p.probe = probe_from_json(*v, "probe");
   r.finish();
   return p;
+}
+
+void check_poll_schedule(const PollSchedule& poll, const std::string& first_path, const std::string& cap_path) {
+  if (!(poll.first_ns >= 0.0) || !std::isfinite(poll.first_ns))
+    throw InputError(first_path, describe_value(poll.first_ns), "a time >= 0 in ns");
+  if (!std::isfinite(poll.cap_ns) || (poll.first_ns > 0.0) != (poll.cap_ns > 0.0) || poll.cap_ns < poll.first_ns)
+    throw InputError(cap_path, describe_value(poll.cap_ns),
+                     "0 with " + first_path + " 0, else at least " + first_path + " (" +
+                         describe_value(poll.first_ns) + ")");
 }
 
 CalibrationProfile read_profile_file(const std::string& path) {

@@ -94,6 +94,9 @@ struct PollSchedule {
   double cap_ns = 0.0;
 };
 
+// Throws InputError at `first_path` / `cap_path` unless the schedule is as described above.
+void check_poll_schedule(const PollSchedule& poll, const std::string& first_path, const std::string& cap_path);
+
 struct HostOverheads {
   double dispatch_ns = 0.0;            // an op following its stream predecessor, allocating nothing
   double wake_ns = 0.0;                // extra when the op's last dependency was on another stream
