@@ -90,7 +90,8 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
     throw InputError("simulation.comm_busy_delay_ns", plan::describe_value(busy_delay), "a time >= 0 in ns");
 
   const PollSchedule poll = options.comm_poll.value_or(cost->comm_poll().value_or(PollSchedule{}));
-  plan::check_poll_schedule(poll, "simulation.comm_poll.first_ns", "simulation.comm_poll.cap_ns");
+  plan::check_poll_schedule(
+      poll, {"simulation.comm_poll.first_ns", "simulation.comm_poll.cap_ns", "simulation.comm_poll.overshoot_ns"});
 
   const plan::RankGroups groups(plan);
   const bool asymmetric_hardware = !hardware.degradations.empty() ||
@@ -284,7 +285,7 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
                  {"represented_ranks", std::move(represented)},
                  {"compute_comm_overlap_slowdown", overlap},
                  {"comm_busy_delay_ns", busy_delay},
-                 {"comm_poll_ns", {{"first", poll.first_ns}, {"cap", poll.cap_ns}}},
+                 {"comm_poll_ns", {{"first", poll.first_ns}, {"cap", poll.cap_ns}, {"overshoot", poll.overshoot_ns}}},
                  {"rank_compute_factor", std::move(rank_factors)},
                  {"comm_transfer_s", std::move(transfer_s)},
                  {"network", network->report()},

@@ -338,10 +338,10 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
       const auto ss = static_cast<std::int32_t>(send >> 32), so = static_cast<std::int32_t>(send & 0xffffffff);
       const TimeNs r_post = start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(rs)].base + ro)];
       const TimeNs s_post = start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(ss)].base + so)];
-      if (transfer_done(now_ns, rs, ro, r_post < s_post ? poll_late_ns(now_ns, r_post) : 0)) {
+      if (transfer_done(now_ns, rs, ro, r_post < s_post ? poll_late_ns(rs, now_ns, r_post) : 0)) {
         partner_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(rs)].base + ro)] = send;
       } else {
-        transfer_done(now_ns, ss, so, s_post < r_post ? poll_late_ns(now_ns, s_post) : 0);
+        transfer_done(now_ns, ss, so, s_post < r_post ? poll_late_ns(ss, now_ns, s_post) : 0);
       }
     }
   }
@@ -351,17 +351,36 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
   if (!held_slots_.empty()) release_held(now_ns);
 }
 
-std::int64_t Workload::poll_late_ns(TimeNs now_ns, TimeNs posted_ns) const {
+std::int64_t Workload::poll_late_ns(std::int32_t s, TimeNs now_ns, TimeNs posted_ns) const {
   if (poll_.first_ns <= 0.0 || posted_ns < 0 || now_ns <= posted_ns) return 0;
-  const auto age = static_cast<double>(now_ns - posted_ns);
-  // Polls at 0, first, 3 first, 7 first, ... while the sleep doubles, then every cap.
-  double at = 0.0, sleep = poll_.first_ns;
-  while (at < age && sleep < poll_.cap_ns) {
-    at += sleep;
-    sleep = std::min(poll_.cap_ns, 2.0 * sleep);
+  const double over = poll_.overshoot_ns;
+  // The first poll at or after `t` of polls at `origin` + 0, then after sleeps doubling from first
+  // to cap, each `over` longer.
+  const auto backed_off = [&](double origin, double t) {
+    double at = origin, sleep = poll_.first_ns;
+    while (at < t && sleep < poll_.cap_ns) {
+      at += sleep + over;
+      sleep = std::min(poll_.cap_ns, 2.0 * sleep);
+    }
+    if (at < t) at += std::ceil((t - at) / (poll_.cap_ns + over)) * (poll_.cap_ns + over);
+    return at;
+  };
+  const Slot& slot = slots_[static_cast<std::size_t>(s)];
+  const auto now = static_cast<double>(now_ns), posted = static_cast<double>(posted_ns);
+  double at = 0.0;
+  if (slot.kernels_running > 0) {
+    // Backing off since the rank started computing (polling every first before).
+    at = backed_off(std::max(posted, static_cast<double>(slot.busy_since)), now);
+  } else {
+    // Every first since the rank stopped computing: from the post, or from the first poll after
+    // the stop on the schedule the thread backed off on.
+    const auto idle = static_cast<double>(slot.idle_since);
+    const double from =
+        idle <= posted ? posted : backed_off(std::max(posted, static_cast<double>(slot.busy_since)), idle);
+    const double step = poll_.first_ns + over;
+    at = from >= now ? from : from + std::ceil((now - from) / step) * step;
   }
-  if (at < age) at += std::ceil((age - at) / poll_.cap_ns) * poll_.cap_ns;
-  return static_cast<std::int64_t>(std::llround(at - age));
+  return static_cast<std::int64_t>(std::llround(at - now));
 }
 
 bool Workload::transfer_done(TimeNs now_ns, std::int32_t s, std::int32_t op, std::int64_t poll_late) {
@@ -392,7 +411,7 @@ void Workload::complete_held(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   // The sender learns of the receiver's completion at its own next poll.
   const auto ss = static_cast<std::int32_t>(send >> 32), so = static_cast<std::int32_t>(send & 0xffffffff);
   transfer_done(now_ns, ss, so,
-                poll_late_ns(now_ns, start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(ss)].base + so)]));
+                poll_late_ns(ss, now_ns, start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(ss)].base + so)]));
 }
 
 void Workload::release_held(TimeNs now_ns) {
@@ -426,7 +445,7 @@ void Workload::release_held(TimeNs now_ns) {
 void Workload::finish(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   Slot& slot = slots_[static_cast<std::size_t>(s)];
   const OpTable& t = *slot.table;
-  if (t.tag[static_cast<std::size_t>(op)] == OpTag::kernel) --slot.kernels_running;
+  if (t.tag[static_cast<std::size_t>(op)] == OpTag::kernel && --slot.kernels_running == 0) slot.idle_since = now_ns;
   end_[static_cast<std::size_t>(slot.base + op)] = now_ns;
   ++finished_;
   const auto f0 = t.free_offset[static_cast<std::size_t>(op)], f1 = t.free_offset[static_cast<std::size_t>(op) + 1];
@@ -452,7 +471,7 @@ void Workload::begin(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   Slot& slot = slots_[static_cast<std::size_t>(s)];
   const OpTable& t = *slot.table;
   // The rank computes from here (its host dispatch included) to the kernel's end.
-  if (t.tag[static_cast<std::size_t>(op)] == OpTag::kernel) ++slot.kernels_running;
+  if (t.tag[static_cast<std::size_t>(op)] == OpTag::kernel && slot.kernels_running++ == 0) slot.busy_since = now_ns;
   const std::int64_t delay =
       t.dispatch_ns[static_cast<std::size_t>(op)] + (woken_[static_cast<std::size_t>(slot.base + op)] ? t.wake_ns : 0);
   if (delay > 0) {

@@ -112,6 +112,8 @@ class Workload {
     std::array<std::int32_t, kGroupKindCount> vgroup{};       // rendezvous per group kind, -1 none
     std::array<std::int32_t, kGroupKindCount> collectives{};  // collectives issued per group kind
     std::int32_t kernels_running = 0;  // kernels dispatched or running
+    TimeNs busy_since = 0;             // when kernels_running last became > 0
+    TimeNs idle_since = 0;             // when it last became 0
     std::vector<std::int32_t> held{};  // p2p ops whose completion waits for the core
     MemoryTracker memory;
   };
@@ -152,9 +154,9 @@ class Workload {
   // An op that waited for its peer (posted first) is first held until the first poll of its
   // schedule (poll_) at or after the transfer's end: `poll_late` ns, a non-slowable action.
   bool transfer_done(TimeNs now_ns, std::int32_t slot, std::int32_t op, std::int64_t poll_late = 0);
-  // ns from `now_ns` to the first poll at or after it of an op posted at `posted_ns`; 0 without a
-  // poll schedule.
-  std::int64_t poll_late_ns(TimeNs now_ns, TimeNs posted_ns) const;
+  // ns from `now_ns` to the first poll at or after it of an op of `slot` posted at `posted_ns`
+  // (SimulationOptions::comm_poll); 0 without a poll schedule.
+  std::int64_t poll_late_ns(std::int32_t slot, TimeNs now_ns, TimeNs posted_ns) const;
   // A held op finishes; a recv's sender then completes (or is held in turn: transfer_done).
   void complete_held(TimeNs now_ns, std::int32_t slot, std::int32_t op);
   void release_held(TimeNs now_ns);

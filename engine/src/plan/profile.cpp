@@ -194,6 +194,7 @@ json to_json(const CalibrationProfile& p) {
            {{"dispatch_ns", p.host.dispatch_ns}, {"wake_ns", p.host.wake_ns},
             {"poll_first_ns", p.host.poll.first_ns},
             {"poll_cap_ns", p.host.poll.cap_ns},
+            {"poll_overshoot_ns", p.host.poll.overshoot_ns},
             {"alloc", byte_time_list(p.host.alloc)}}},
           {"overlap",
            {{"compute_slowdown", p.overlap_compute_slowdown}, {"comm_busy_delay_ns", p.overlap_comm_busy_delay_ns}}},
@@ -313,7 +314,8 @@ CalibrationProfile profile_from_json(const json& j) {
     p.host.wake_ns = h.number_or("wake_ns", 0.0, 0.0, 1e12);
     p.host.poll.first_ns = h.number_or("poll_first_ns", 0.0, 0.0, 1e12);
     p.host.poll.cap_ns = h.number_or("poll_cap_ns", 0.0, 0.0, 1e12);
-    check_poll_schedule(p.host.poll, "host.poll_first_ns", "host.poll_cap_ns");
+    p.host.poll.overshoot_ns = h.number_or("poll_overshoot_ns", 0.0, 0.0, 1e12);
+    check_poll_schedule(p.host.poll, {"host.poll_first_ns", "host.poll_cap_ns", "host.poll_overshoot_ns"});
     if (const json* a = h.find("alloc")) p.host.alloc = byte_time_from(*a, "host.alloc");
     h.finish();
   }
@@ -329,13 +331,15 @@ CalibrationProfile profile_from_json(const json& j) {
   return p;
 }
 
-void check_poll_schedule(const PollSchedule& poll, const std::string& first_path, const std::string& cap_path) {
+void check_poll_schedule(const PollSchedule& poll, const PollSchedulePaths& paths) {
   if (!(poll.first_ns >= 0.0) || !std::isfinite(poll.first_ns))
-    throw InputError(first_path, describe_value(poll.first_ns), "a time >= 0 in ns");
+    throw InputError(paths.first, describe_value(poll.first_ns), "a time >= 0 in ns");
   if (!std::isfinite(poll.cap_ns) || (poll.first_ns > 0.0) != (poll.cap_ns > 0.0) || poll.cap_ns < poll.first_ns)
-    throw InputError(cap_path, describe_value(poll.cap_ns),
-                     "0 with " + first_path + " 0, else at least " + first_path + " (" +
+    throw InputError(paths.cap, describe_value(poll.cap_ns),
+                     "0 with " + paths.first + " 0, else at least " + paths.first + " (" +
                          describe_value(poll.first_ns) + ")");
+  if (!(poll.overshoot_ns >= 0.0) || !std::isfinite(poll.overshoot_ns))
+    throw InputError(paths.overshoot, describe_value(poll.overshoot_ns), "a time >= 0 in ns");
 }
 
 CalibrationProfile read_profile_file(const std::string& path) {

@@ -1035,6 +1035,7 @@ double busy_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t b
     if (member)
       compute = std::thread([&] {
         lower_compute_thread_priority();  // as a run's compute stream
+        const ComputeActivity activity;
         const std::int64_t size = 256;
         std::vector<float> a(static_cast<std::size_t>(size * size), 0.5f), b(a.size(), 0.25f), c(a.size());
         const cpu::GemmShape shape{.m = size, .n = size, .k = size};
@@ -1157,6 +1158,31 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
   }
 }
 
+// How much longer than asked a polling thread's sleep lasts (PollSchedule::overshoot_ns): on a
+// thread with the same timer slack as the communicators' waits, the median of sleeps of the
+// schedule's first and of its cap, each median averaged over the ranks, then the two.
+double sleep_overshoot_ns(CommunicatorFactory& comms, const plan::PollSchedule& poll) {
+  if (poll.first_ns <= 0.0) return 0.0;
+  std::vector<double> medians(2, 0.0);
+  std::thread sleeper([&] {
+    use_tight_timer_slack();
+    const double asks[2] = {poll.first_ns, poll.cap_ns};
+    const int reps[2] = {200, 40};
+    for (int i = 0; i < 2; ++i) {
+      std::vector<double> over;
+      for (int r = 0; r <= reps[i]; ++r) {
+        const auto t0 = Clock::now();
+        std::this_thread::sleep_for(std::chrono::nanoseconds(static_cast<std::int64_t>(asks[i])));
+        if (r > 0) over.push_back(std::max(0.0, seconds_since(t0) * 1e9 - asks[i]));  // the first is a warm-up
+      }
+      medians[static_cast<std::size_t>(i)] = median_of(std::move(over));
+    }
+  });
+  sleeper.join();
+  average_over_ranks(comms, medians);
+  return 0.5 * (medians[0] + medians[1]);
+}
+
 // GEMM time alone and while a communication thread keeps the links (or, in one process, memory
 // copies) busy; the ratio, at least 1. Runs on the calling thread: give it a compute stream's
 // priority first (calibrate_overlap).
@@ -1216,6 +1242,7 @@ double calibrate_overlap(CommunicatorFactory& comms) {
   std::thread gemm([&] {
     try {
       lower_compute_thread_priority();
+      const ComputeActivity activity;  // its GEMMs are the core's work, as a compute stream's
       ratio = overlap_slowdown(comms);
     } catch (...) {
       error = std::current_exception();
@@ -1293,6 +1320,7 @@ plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const Calibra
   if (o.collectives && comms.world_size() > 1) calibrate_comm(comms, o, prof, progress);
   if (o.host) calibrate_host(comms, o, prof);
   prof.host.poll = comms.poll_schedule();  // the executor's own constants
+  prof.host.poll.overshoot_ns = sleep_overshoot_ns(comms, prof.host.poll);
   if (o.overlap) prof.overlap_compute_slowdown = calibrate_overlap(comms);
   prof.probe = probe_machine(comms);
   progress("done", 1.0);

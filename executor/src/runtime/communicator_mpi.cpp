@@ -7,8 +7,6 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
-#include <sys/prctl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -20,6 +18,7 @@
 
 #include "clustersim/executor/communicator.hpp"
 #include "clustersim/executor/numeric.hpp"
+#include "clustersim/executor/thread_priority.hpp"
 #include "clustersim/plan/error.hpp"
 
 #define MPI_CHECK(call) ::clustersim::executor::mpi_check((call), #call, __FILE__, __LINE__)
@@ -37,8 +36,9 @@ void mpi_check(int code, const char* call, const char* file, int line) {
 
 namespace {
 
-// Completes a nonblocking MPI operation by polling: MPI_Test, then a sleep that doubles from
-// kPollFirst up to kPollCap while the operation is not done. A blocking MPI call instead spins in
+// Completes a nonblocking MPI operation by polling: MPI_Test, then a sleep of kPollFirst while no
+// compute thread of the process runs a kernel (the core is free: compute_idle()), else a sleep
+// that doubles from kPollFirst up to kPollCap. A blocking MPI call instead spins in
 // MPI's progress loop and yields the core between polls; on a core whose compute thread is busy,
 // such a thread runs again only when the scheduler preempts the compute thread, and transfers end
 // milliseconds late (tools/p2p-busy-core.cpp: a 128 KiB round trip between two ranks that each
@@ -46,15 +46,19 @@ namespace {
 // sleeping thread is woken by a timer and, as the compute threads run at a lower priority
 // (clustersim/executor/thread_priority.hpp), takes the core at once. The back-off bounds what the
 // polls cost a compute thread during long waits (a pipeline stage's receive waits tens of ms), at
-// the price of completing such a wait up to kPollCap late.
+// the price of completing such a wait up to kPollCap late. With the core free, a collective's or
+// rendezvous's later rounds, which MPI progresses only inside a test, would otherwise each wait
+// for the other side's backed-off poll: a 4-byte all-reduce whose ranks arrive 1 ms apart took
+// 170-300 us with the back-off alone, 70-85 us polling every kPollFirst (docs/VALIDATION.md).
+// Spinning on the free core instead was measured and not kept: it made a 1 MiB all-reduce slower
+// (the two ranks' cores share the machine), and a spinning thread that yields keeps a woken
+// compute thread's core until the scheduler's next tick.
 constexpr auto kPollFirst = std::chrono::microseconds(10), kPollCap = std::chrono::microseconds(200);
 
 void wait_for(MPI_Request& request, MPI_Status* status) {
   // Timer slack: the kernel may delay a sleeping thread's wake-up by this much (50 us by default).
   static thread_local const bool tight_timer = [] {
-#ifdef PR_SET_TIMERSLACK
-    ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-#endif
+    use_tight_timer_slack();
     return true;
   }();
   (void)tight_timer;
@@ -63,6 +67,7 @@ void wait_for(MPI_Request& request, MPI_Status* status) {
   for (;;) {
     MPI_CHECK(MPI_Test(&request, &done, status == nullptr ? MPI_STATUS_IGNORE : status));
     if (done != 0) return;
+    if (compute_idle()) sleep = kPollFirst;
     std::this_thread::sleep_for(sleep);
     sleep = std::min(kPollCap, 2 * sleep);
   }
@@ -282,8 +287,10 @@ class MpiFactory final : public CommunicatorFactory {
   }
   Communicator& world() override { return *world_; }
   plan::PollSchedule poll_schedule() const override {
-    return {static_cast<double>(std::chrono::nanoseconds(kPollFirst).count()),
-            static_cast<double>(std::chrono::nanoseconds(kPollCap).count())};
+    plan::PollSchedule p;
+    p.first_ns = static_cast<double>(std::chrono::nanoseconds(kPollFirst).count());
+    p.cap_ns = static_cast<double>(std::chrono::nanoseconds(kPollCap).count());
+    return p;
   }
 
  private:

@@ -1,5 +1,6 @@
 #include "clustersim/executor/thread_priority.hpp"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,5 +46,20 @@ void lower_compute_thread_priority() {
   }
 #endif
 }
+
+void use_tight_timer_slack() noexcept {
+#ifdef PR_SET_TIMERSLACK
+  ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+}
+
+namespace {
+std::atomic<int> g_running_kernels{0};
+}  // namespace
+
+ComputeActivity::ComputeActivity() noexcept { g_running_kernels.fetch_add(1, std::memory_order_relaxed); }
+ComputeActivity::~ComputeActivity() { g_running_kernels.fetch_sub(1, std::memory_order_relaxed); }
+
+bool compute_idle() noexcept { return g_running_kernels.load(std::memory_order_relaxed) == 0; }
 
 }  // namespace clustersim::executor

@@ -459,9 +459,10 @@ struct Worker::Impl final : detail::RankServices {
   }
 
   void stream_loop(std::size_t s) {
-    // Compute yields the core to a waking communication thread (thread_priority.hpp).
-    if (s < prog_->streams.size() && prog_->streams[s].kind == StreamKind::compute)
-      lower_compute_thread_priority();
+    // Compute yields the core to a waking communication thread, and counts as the core's work
+    // while it runs a kernel (thread_priority.hpp).
+    const bool compute = s < prog_->streams.size() && prog_->streams[s].kind == StreamKind::compute;
+    if (compute) lower_compute_thread_priority();
     std::int64_t seen = 0;
     for (;;) {
       std::condition_variable& cv = *stream_cv_[s];
@@ -484,6 +485,8 @@ struct Worker::Impl final : detail::RankServices {
           if (abort_ || stop_) break;
         }
         try {
+          std::optional<ComputeActivity> activity;
+          if (compute) activity.emplace();
           execute(id);
         } catch (...) {
           std::lock_guard lock(mu_);

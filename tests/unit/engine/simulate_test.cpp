@@ -351,11 +351,12 @@ TEST(Simulate, BusyDelayHoldsBackATransferThatEndsDuringAKernel) {
 }
 
 TEST(Simulate, AWaitingOpIsSeenDoneAtItsNextPoll) {
-  // Rank 1 posts its recv at 0; rank 0 sends after a 1 ms delay. The transfer (a + S/B on
-  // NVSwitch, as above) ends at 1 ms + t. With polls every 10 us doubling to 200 us (the CPU
-  // executor's MPI waits), the recv's thread tests at 0, 10, 30, 70, 150, 310, 510, 710, 910,
-  // 1110, ... us after its post: it sees the data at the first of these at or after 1 ms + t. The
-  // sender, which posted last, then tests at 0, 10, 30, ... us after its own post.
+  // Rank 1 posts its recv at once; rank 0 sends after a 1 ms delay. The transfer (a + S/B on
+  // NVSwitch, as above) ends t after the send's post. The CPU executor's waiting thread tests at
+  // its post and after each sleep: 10 us while its rank runs no kernel, else 10 us doubling to
+  // 200 us; each sleep lasts 5 us (the overshoot) longer. Rank 1 runs no kernel: its recv is seen at the first
+  // multiple of 15 us after its post at or after the transfer's end. The sender, which posted last
+  // and whose delay (not a kernel) has ended, then sees the rendezvous done on its own 15 us grid.
   PlanBuilder b(2);
   b.group(GroupKind::pp, {0, 1});
   const auto p0 = b.program("a", {StreamKind::compute, StreamKind::comm});
@@ -365,22 +366,19 @@ TEST(Simulate, AWaitingOpIsSeenDoneAtItsNextPoll) {
   const auto r = b.recv(p1, 0, GroupKind::pp, -1, 1'000'000);
   b.assign(1, p1);
   const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
-  ASSERT_LT(t, 110'000);  // so the recv's poll after it is at 1,110 us
   SimulationOptions o;
-  o.comm_poll = engine::PollSchedule{10'000.0, 200'000.0};
+  o.comm_poll = engine::PollSchedule{10'000.0, 200'000.0, 5'000.0};
+  const auto next_on_grid = [](std::int64_t origin, std::int64_t step, std::int64_t at) {
+    return origin + (at - origin + step - 1) / step * step;
+  };
   const auto trace = engine::simulate(b.build(), test_hardware(1, 2), o);
-  const std::int64_t post = span(trace, 0, s).start_ns;
+  const std::int64_t post = span(trace, 0, s).start_ns, r_post = span(trace, 1, r).start_ns;
   ASSERT_GE(post, 1'000'000);
-  ASSERT_LT(post + t, 1'110'000);
-  EXPECT_EQ(span(trace, 1, r).end_ns, 1'110'000);
-  // The sender's polls after its post: the first at or after 1,110 us.
-  std::int64_t at = 0, sleep = 10'000;
-  while (post + at < 1'110'000) {
-    at += sleep;
-    sleep = std::min<std::int64_t>(200'000, 2 * sleep);
-  }
-  EXPECT_EQ(span(trace, 0, s).end_ns, post + at);
+  const std::int64_t recv_seen = next_on_grid(r_post, 15'000, post + t);
+  EXPECT_EQ(span(trace, 1, r).end_ns, recv_seen);
+  EXPECT_EQ(span(trace, 0, s).end_ns, next_on_grid(post, 15'000, recv_seen));
   EXPECT_EQ(trace.extra["comm_poll_ns"]["cap"], 200'000.0);
+  EXPECT_EQ(trace.extra["comm_poll_ns"]["overshoot"], 5'000.0);
 
   // Without a schedule, both end with the transfer.
   o.comm_poll.reset();
@@ -394,6 +392,58 @@ TEST(Simulate, AWaitingOpIsSeenDoneAtItsNextPoll) {
   EXPECT_THROW(engine::simulate(b.build(), test_hardware(1, 2), o), InputError);
   o.comm_poll = engine::PollSchedule{300.0, 200.0};
   EXPECT_THROW(engine::simulate(b.build(), test_hardware(1, 2), o), InputError);
+  o.comm_poll = engine::PollSchedule{10'000.0, 200'000.0, -1.0};
+  EXPECT_THROW(engine::simulate(b.build(), test_hardware(1, 2), o), InputError);
+}
+
+TEST(Simulate, AWaitingThreadBacksOffWhileItsRankComputes) {
+  // As above, but rank 1 also runs a GEMM from the start, so its waiting thread backs off: polls at
+  // 0, 15, 40, 85, 170, 335 us (sleeps of 10, 20, 40, 80, 160 us, each 5 us longer), then every
+  // 205 us (200 + 5), until its first poll after the GEMM ends; from then on every 15 us.
+  const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
+  const auto run = [&](std::int64_t gemm_size) {
+    PlanBuilder b(2);
+    b.group(GroupKind::pp, {0, 1});
+    const auto p0 = b.program("a", {StreamKind::compute, StreamKind::comm});
+    const auto p1 = b.program("b", {StreamKind::compute, StreamKind::comm});
+    const auto d = b.delay(p0, 0, 1'000'000);
+    b.send(p0, 1, GroupKind::pp, 1, 1'000'000, {d});
+    b.gemm(p1, 0, gemm_size, gemm_size, gemm_size, DType::bf16);
+    b.recv(p1, 1, GroupKind::pp, -1, 1'000'000);
+    b.assign(1, p1);
+    SimulationOptions o;
+    o.comm_poll = engine::PollSchedule{10'000.0, 200'000.0, 5'000.0};
+    return engine::simulate(b.build(), test_hardware(1, 2), o);
+  };
+  const std::vector<std::int64_t> backed_off = {0,       15'000,  40'000,  85'000,    170'000,   335'000,
+                                                540'000, 745'000, 950'000, 1'155'000, 1'360'000, 1'565'000};
+  const auto first_at_or_after = [&](std::int64_t at) {
+    return *std::lower_bound(backed_off.begin(), backed_off.end(), at);
+  };
+  // The GEMM outlasts the transfer: the recv is seen at the back-off grid's first poll after it.
+  {
+    const auto trace = run(8192);
+    const std::int64_t end = span(trace, 0, 1).start_ns + t;
+    ASSERT_EQ(span(trace, 1, 1).start_ns, 0);
+    ASSERT_GT(span(trace, 1, 0).end_ns, 1'565'000);
+    ASSERT_LT(end, 1'565'000);
+    EXPECT_EQ(span(trace, 1, 1).end_ns, first_at_or_after(end));
+  }
+  // The GEMM ends before: the recv is seen on the 15 us grid from the thread's first poll after
+  // the GEMM's end when that poll came before the transfer's end, else at that poll.
+  {
+    const auto trace = run(4096);
+    const std::int64_t gemm_end = span(trace, 1, 0).end_ns, end = span(trace, 0, 1).start_ns + t;
+    ASSERT_GT(gemm_end, 170'000);
+    const std::int64_t from = first_at_or_after(gemm_end);
+    ASSERT_LT(from, end);
+    EXPECT_EQ(span(trace, 1, 1).end_ns, from + (end - from + 14'999) / 15'000 * 15'000);
+    const auto late = run(4608);  // the GEMM ends between the grid poll at 950 us and the transfer's end
+    const std::int64_t late_gemm_end = span(late, 1, 0).end_ns, late_end = span(late, 0, 1).start_ns + t;
+    ASSERT_LT(late_gemm_end, late_end);
+    ASSERT_GT(first_at_or_after(late_gemm_end), late_end);
+    EXPECT_EQ(span(late, 1, 1).end_ns, first_at_or_after(late_gemm_end));
+  }
 }
 
 TEST(Simulate, DegradedNicsSlowTheGroupsThatUseThem) {

@@ -22,7 +22,7 @@ CalibrationProfile sample_profile() {
   p.ops = {{"gemm{...}|in:fp32[4,4];fp32[4,4];|out:fp32[4,4];", "qkv", 1234.5}};
   p.host.dispatch_ns = 75.0, p.host.wake_ns = 4100.0;
   p.host.alloc = {{4096, 3500.0}, {1 << 20, 70'000.0}};
-  p.host.poll = {10'000.0, 200'000.0};
+  p.host.poll = {10'000.0, 200'000.0, 17'000.0};
   p.rank_compute_factor = {1.07, 0.93};
   p.rank_compute_factor_samples = {{1.1, 0.9}, {1.04, 0.96}};
   p.overlap_compute_slowdown = 1.15;
@@ -54,6 +54,7 @@ TEST(Profile, RoundTripKeepsEveryField) {
   EXPECT_DOUBLE_EQ(back.host.wake_ns, 4100.0);
   EXPECT_DOUBLE_EQ(back.host.poll.first_ns, 10'000.0);
   EXPECT_DOUBLE_EQ(back.host.poll.cap_ns, 200'000.0);
+  EXPECT_DOUBLE_EQ(back.host.poll.overshoot_ns, 17'000.0);
   EXPECT_EQ(back.host.alloc.size(), 2u);
   EXPECT_EQ(back.rank_compute_factor, (std::vector<double>{1.07, 0.93}));
   EXPECT_EQ(back.rank_compute_factor_samples.size(), 2u);
@@ -99,6 +100,9 @@ TEST(Profile, StrictReaderNamesThePath) {
   j = to_json(sample_profile());
   j["host"]["poll_cap_ns"] = 0.0;  // a first sleep without a cap
   expect_error_at(j, "host.poll_cap_ns");
+  j = to_json(sample_profile());
+  j["host"]["poll_overshoot_ns"] = -1.0;  // a sleep never ends early
+  expect_error_at(j, "host.poll_overshoot_ns");
   j = to_json(sample_profile());
   j["gemms"] = json::array();
   expect_error_at(j, "gemms");

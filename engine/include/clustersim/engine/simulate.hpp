@@ -124,11 +124,12 @@ struct SimulationOptions {
   // rank runs (>= 0). Unset: the calibration profile's overlap.comm_busy_delay_ns with
   // "calibrated", else 0.
   std::optional<double> comm_busy_delay_ns;
-  // How a waiting communication thread polls (0 < first_ns <= cap_ns, or first_ns = cap_ns = 0:
-  // woken at once). A send or recv posted before its peer's is seen done at the first poll of
-  // its schedule (post + 0, first, 3 first, 7 first, ... then every cap_ns) at or after its
-  // transfer ends; its peer of a rendezvous, held with it, follows on its own schedule. Unset:
-  // the calibration profile's host.poll_* with "calibrated", else none.
+  // How a waiting communication thread polls (plan::PollSchedule). A send or recv posted before
+  // its peer's is seen done at the first poll of its schedule at or after its transfer ends: every
+  // first_ns + overshoot_ns while its rank runs no kernel; while it does, from the post or the kernels' start (the later), at 0, then after
+  // sleeps of first_ns doubling to cap_ns, each overshoot_ns longer. Its peer of a rendezvous,
+  // held with it, follows on its own schedule. Unset: the calibration profile's host.poll_* with
+  // "calibrated", else none.
   std::optional<PollSchedule> comm_poll;
   bool record_wall_time = true;  // false: summary.wall_time_s = 0, for byte-identical traces
   // Called now and then with the fraction of ops done (0..1); return false to cancel (throws Error).

@@ -85,23 +85,32 @@ struct OpSample {
 // bookkeeping and the allocation (and zeroing) of the op's tensors before it starts, and, when the
 // op was released by an op of another stream, waking the thread that waited for it. The engine
 // delays each op's start by these (they are zero on a profile without them).
-// How a communication thread learns that its op completed: it tests when it posts the op, then
-// after sleeps of first_ns doubling up to cap_ns (the CPU executor's MPI waits). An op that waited
-// for its peer is seen done at the first poll after its transfer ended. first_ns = cap_ns = 0: the
-// waiting thread is woken at once (blocking calls, GPU streams); else 0 < first_ns <= cap_ns.
+// How a communication thread learns that its op completed (the CPU executor's MPI waits): it tests
+// when it posts the op, then after each sleep. While its rank runs no compute kernel (the core is
+// free) every sleep is first_ns; while it does, the sleeps double from first_ns up to cap_ns. Every
+// sleep lasts overshoot_ns longer than asked (the timer's lateness, measured by the calibration).
+// An op that waited for its peer is seen done at the first poll after its transfer ended.
+// first_ns = cap_ns = 0: the waiting thread is woken at once (blocking calls, GPU streams); else
+// 0 < first_ns <= cap_ns. overshoot_ns >= 0.
 struct PollSchedule {
   double first_ns = 0.0;
   double cap_ns = 0.0;
+  double overshoot_ns = 0.0;
 };
 
-// Throws InputError at `first_path` / `cap_path` unless the schedule is as described above.
-void check_poll_schedule(const PollSchedule& poll, const std::string& first_path, const std::string& cap_path);
+// JSON paths of a PollSchedule's fields, for errors.
+struct PollSchedulePaths {
+  std::string first, cap, overshoot;
+};
+
+// Throws InputError at the offending field's path unless the schedule is as described above.
+void check_poll_schedule(const PollSchedule& poll, const PollSchedulePaths& paths);
 
 struct HostOverheads {
   double dispatch_ns = 0.0;            // an op following its stream predecessor, allocating nothing
   double wake_ns = 0.0;                // extra when the op's last dependency was on another stream
   std::vector<ByteTimeSample> alloc;   // allocating a tensor of `bytes` (interpolated log-log)
-  PollSchedule poll;  // JSON: host.poll_first_ns, host.poll_cap_ns
+  PollSchedule poll;  // JSON: host.poll_first_ns, host.poll_cap_ns, host.poll_overshoot_ns
 };
 
 struct CalibrationProfile {
