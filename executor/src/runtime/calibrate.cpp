@@ -666,21 +666,12 @@ double median_of(std::vector<double> v) {
 struct CommTargets {
   using Key = std::tuple<CollectiveType, std::int32_t, std::int64_t, DType>;
   std::set<Key> collectives;
-  // Per collective: the rank's kernel time since its previous communication op (the op times of
-  // `op_ns`), the median over the collective's occurrences; 0 without op times.
-  std::map<Key, double> compute_gap_ns;
   std::set<std::int64_t> p2p_bytes;
   std::int64_t working_set_bytes = 0;  // the largest bytes a rank's step touches among the targets
 };
 
-bool is_comm_op(OpKind kind) {
-  return kind == OpKind::collective || kind == OpKind::send || kind == OpKind::recv;
-}
-
-// `op_ns`: measured kernel time by op_signature (the exact ops calibrated before the collectives).
-CommTargets comm_targets(const std::vector<plan::Plan>& targets, const std::map<std::string, double>& op_ns = {}) {
+CommTargets comm_targets(const std::vector<plan::Plan>& targets) {
   CommTargets out;
-  std::map<CommTargets::Key, std::vector<double>> gaps;
   for (const auto& p : targets) {
     const plan::RankGroups groups(p);
     for (const auto& prog : p.programs) {
@@ -696,19 +687,6 @@ CommTargets comm_targets(const std::vector<plan::Plan>& targets, const std::map<
       if (first == p.program_of_rank.end()) continue;
       const auto rank = static_cast<plan::Rank>(first - p.program_of_rank.begin());
       const auto& ops = p.programs[prog].ops;
-      // Kernel time in listing (issue) order since the previous communication op; the first one's
-      // gap wraps around from the end of the previous step.
-      std::vector<double> since(ops.size(), 0.0);
-      double acc = 0.0;
-      for (int pass = 0; pass < 2; ++pass)
-        for (std::size_t i = 0; i < ops.size(); ++i) {
-          if (is_comm_op(ops[i].kind)) {
-            since[i] = acc;
-            acc = 0.0;
-          } else if (const auto it = op_ns.find(plan::op_signature(p, ops[i])); it != op_ns.end()) {
-            acc += it->second;
-          }
-        }
       for (std::size_t i = 0; i < ops.size(); ++i) {
         const plan::Op& op = ops[i];
         if (op.kind == OpKind::collective) {
@@ -716,10 +694,7 @@ CommTargets comm_targets(const std::vector<plan::Plan>& targets, const std::map<
           const std::int32_t g = groups.group_of(rank, c.group);
           if (g == plan::kNone || c.bytes <= 0) continue;
           const auto n = static_cast<std::int32_t>(p.groups.at(static_cast<std::size_t>(g)).ranks.size());
-          if (n > 1) {
-            out.collectives.emplace(c.type, n, c.bytes, c.dtype);
-            gaps[{c.type, n, c.bytes, c.dtype}].push_back(since[i]);
-          }
+          if (n > 1) out.collectives.emplace(c.type, n, c.bytes, c.dtype);
         } else if (op.kind == OpKind::send) {
           const auto bytes = std::get<plan::P2PParams>(op.params).bytes;
           if (bytes > 0) out.p2p_bytes.insert(bytes);
@@ -727,7 +702,6 @@ CommTargets comm_targets(const std::vector<plan::Plan>& targets, const std::map<
       }
     }
   }
-  for (auto& [key, v] : gaps) out.compute_gap_ns[key] = median_of(std::move(v));
   return out;
 }
 
@@ -798,92 +772,60 @@ double isolated_collective_ns(Communicator* comm, Communicator& world, Collectiv
 }
 
 // A collective over every rank as a run issues it: a compute stream writes the buffer (as a backward
-// pass writes a gradient bucket) and then reads and rewrites other memory, `working_set_bytes` a
-// pass (as the rest of the step does, so the buffer is no longer all in cache), in passes that last
-// `compute_gap_ns` together (the rank's kernel time since its previous communication op in the
-// step: on some machines a collective after tens of milliseconds of compute takes half again as
-// long as one issued back to back, see docs/VALIDATION.md), the rank's communication stream thread
-// is woken for the collective, and the compute stream waits for its result; run by the executor's
-// Worker with one thread per stream over the MPI communicators. The time is the comparison's
-// transfer: from the last member's start to this member's end, the median over steps, averaged
-// over the ranks.
+// pass writes a gradient bucket) and then reads and rewrites the rest of the step's memory
+// (`working_set_bytes` in all, so the buffer is no longer all in cache), the rank's communication
+// stream thread is woken for the collective, and the compute stream waits for its result; run by
+// the executor's Worker with one thread per stream over the MPI communicators. The time is the
+// comparison's transfer: from the last member's start to this member's end, the median over steps,
+// averaged over the ranks.
 double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, std::int64_t bytes, DType dtype,
-                              std::int64_t working_set_bytes, double compute_gap_ns) {
+                              std::int64_t working_set_bytes) {
   const int n = comms.world_size();
-  struct Sample {
-    SamplePlan s;
-    OpId pass = 0, coll = 0;
-  };
-  // `passes` passes of the compute stream over the rest of the step before the collective.
-  const auto make = [&](int passes) {
-    Sample m;
-    SamplePlan& s = m.s;
-    s.p.world_size = n;
-    s.p.program_of_rank.assign(static_cast<std::size_t>(n), 0);
-    plan::Group g;
-    g.id = 0;
-    g.kind = GroupKind::dp;
-    for (int r = 0; r < n; ++r) g.ranks.push_back(r);
-    s.p.groups.push_back(g);
-    s.p.programs[0].streams.push_back({1, "dp_comm", StreamKind::comm});
-    const std::int64_t count = bytes / dtype_bytes(dtype);
-    const bool sharded_out = type == CollectiveType::reduce_scatter;
-    const bool sharded_in = type == CollectiveType::all_gather;
-    const TensorId full = s.tensor("buf", dtype, {count});
-    const TensorId part = s.tensor("part", dtype, {std::max<std::int64_t>(1, count / n)});
-    const TensorId x = s.tensor("x", DType::fp32, {1});
-    OpId produce = s.elementwise("zero", {}, {sharded_in ? part : full});
-    const std::int64_t rest_bytes = std::max<std::int64_t>(working_set_bytes - bytes, passes > 1 ? 1 << 20 : 0);
-    if (rest_bytes > 0) {
-      const TensorId rest = s.tensor("rest_of_step", DType::fp32, {std::max<std::int64_t>(1, rest_bytes / 4)});
-      for (int i = 0; i < passes; ++i) produce = m.pass = s.elementwise("scale", {rest}, {rest}, 0.5);
-    }
-    plan::CollectiveParams cp;
-    cp.type = type, cp.group = GroupKind::dp, cp.bytes = bytes, cp.dtype = dtype;
-    std::vector<TensorId> in{sharded_in ? part : full}, out;
-    if (sharded_out) out = {part};
-    if (sharded_in) out = {full};
-    m.coll = s.op(OpKind::collective, cp, in, out);
-    s.p.programs[0].ops[static_cast<std::size_t>(m.coll)].stream = 1;
-    s.p.programs[0].ops[static_cast<std::size_t>(m.coll)].deps = {produce};
-    const OpId consume = s.elementwise("zero", {}, {x});
-    s.p.programs[0].ops[static_cast<std::size_t>(consume)].deps = {m.coll};
-    return m;
-  };
+  SamplePlan s;
+  s.p.world_size = n;
+  s.p.program_of_rank.assign(static_cast<std::size_t>(n), 0);
+  plan::Group g;
+  g.id = 0;
+  g.kind = GroupKind::dp;
+  for (int r = 0; r < n; ++r) g.ranks.push_back(r);
+  s.p.groups.push_back(g);
+  s.p.programs[0].streams.push_back({1, "dp_comm", StreamKind::comm});
+  const std::int64_t count = bytes / dtype_bytes(dtype);
+  const bool sharded_out = type == CollectiveType::reduce_scatter;
+  const bool sharded_in = type == CollectiveType::all_gather;
+  const TensorId full = s.tensor("buf", dtype, {count});
+  const TensorId part = s.tensor("part", dtype, {std::max<std::int64_t>(1, count / n)});
+  const TensorId x = s.tensor("x", DType::fp32, {1});
+  OpId produce = s.elementwise("zero", {}, {sharded_in ? part : full});
+  if (working_set_bytes > bytes) {
+    const TensorId rest =
+        s.tensor("rest_of_step", DType::fp32, {std::max<std::int64_t>(1, (working_set_bytes - bytes) / 4)});
+    produce = s.elementwise("scale", {rest}, {rest}, 0.5);
+  }
+  plan::CollectiveParams cp;
+  cp.type = type, cp.group = GroupKind::dp, cp.bytes = bytes, cp.dtype = dtype;
+  std::vector<TensorId> in{sharded_in ? part : full}, out;
+  if (sharded_out) out = {part};
+  if (sharded_in) out = {full};
+  const OpId coll = s.op(OpKind::collective, cp, in, out);
+  s.p.programs[0].ops[static_cast<std::size_t>(coll)].stream = 1;
+  s.p.programs[0].ops[static_cast<std::size_t>(coll)].deps = {produce};
+  const OpId consume = s.elementwise("zero", {}, {x});
+  s.p.programs[0].ops[static_cast<std::size_t>(consume)].deps = {coll};
   RunOptions ro;
   ro.threading = StreamThreading::thread_per_stream;
   ro.warmup_steps = 0;
   ro.timeline_max_samples = 1;
 
-  // How many passes make the gap: one pass timed first (the same count on every rank).
-  int passes = 1;
-  constexpr double kMaxGapNs = 40e6;  // the slowdown has saturated by 20 ms where it was measured
-  if (compute_gap_ns > 0.0) {
-    const Sample one = make(2);
-    std::vector<double> pass_ns;
-    {
-      Worker w(one.s.p, comms, ro);
-      for (int i = 0; i < 4; ++i) w.run_step();
-      const RankRecord rec = w.record();
-      for (std::size_t i = 1; i < rec.steps.size(); ++i)
-        for (const auto& span : rec.steps[i].ops)
-          if (span.op == one.pass) pass_ns.push_back(static_cast<double>(span.end_ns - span.start_ns));
-    }
-    double per_pass = std::max(1.0, median_of(std::move(pass_ns)));
-    comms.world().all_reduce_f64(&per_pass, 1, ReduceKind::max);
-    passes = static_cast<int>(std::clamp(std::llround(std::min(compute_gap_ns, kMaxGapNs) / per_pass), 1LL, 2000LL));
-  }
-
-  const Sample m = make(passes);
   const int steps = static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 25) / std::max<std::int64_t>(bytes, 1), 8, 41));
   std::vector<double> starts, ends;
   {
-    Worker w(m.s.p, comms, ro);
+    Worker w(s.p, comms, ro);
     for (int i = 0; i <= steps; ++i) w.run_step();
     const RankRecord rec = w.record();
     for (std::size_t i = 1; i < rec.steps.size(); ++i)
       for (const auto& span : rec.steps[i].ops)
-        if (span.op == m.coll) {
+        if (span.op == coll) {
           starts.push_back(static_cast<double>(span.start_ns));
           ends.push_back(static_cast<double>(span.end_ns));
         }
@@ -1080,9 +1022,7 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
   const int world = comms.world_size(), me = comms.world_rank();
   // placement: intra when the members share one host
   const auto hosts = comms.world().gather_strings(detail::host_name(), 0);
-  std::map<std::string, double> op_ns;
-  for (const auto& op : prof.ops) op_ns[op.signature] = op.time_ns;
-  const CommTargets targets = comm_targets(o.targets, op_ns);
+  const CommTargets targets = comm_targets(o.targets);
   std::set<int> size_set;
   if (o.grid) {
     for (int n = 2; n < world; n *= 2) size_set.insert(n);
@@ -1117,9 +1057,9 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
     auto comm = comms.create(GroupKind::world, member ? &g : nullptr, member ? me : 0);
     Communicator* mine = member ? comm.get() : nullptr;
     // Over every rank as a run issues it (run_like_collective_ns); over fewer, isolated.
-    auto collective_ns = [&](CollectiveType type, std::int64_t bytes, DType dtype, double gap_ns) {
+    auto collective_ns = [&](CollectiveType type, std::int64_t bytes, DType dtype) {
       if (n == world && type != CollectiveType::all_to_all) {
-        const double t = run_like_collective_ns(comms, type, bytes, dtype, targets.working_set_bytes, gap_ns);
+        const double t = run_like_collective_ns(comms, type, bytes, dtype, targets.working_set_bytes);
         if (t >= 1.0) return t;
       }
       return isolated_collective_ns(mine, comms.world(), type, bytes, dtype, n);
@@ -1130,15 +1070,13 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
         for (CollectiveType type : types) {
           progress("collectives", static_cast<double>(done++) / static_cast<double>(total));
           prof.collectives.push_back(
-              {type, n, b, collective_ns(type, b, DType::fp32, 0.0), placement});
+              {type, n, b, collective_ns(type, b, DType::fp32), placement});
         }
       }
     for (const auto& [type, ranks, bytes, dtype] : targets.collectives) {
       if (ranks != n) continue;
       progress("collectives", static_cast<double>(done++) / static_cast<double>(total));
-      const auto gap = targets.compute_gap_ns.find({type, ranks, bytes, dtype});
-      const double gap_ns = gap == targets.compute_gap_ns.end() ? 0.0 : gap->second;
-      plan::CollectiveSample c{type, n, bytes, collective_ns(type, bytes, dtype, gap_ns), placement};
+      plan::CollectiveSample c{type, n, bytes, collective_ns(type, bytes, dtype), placement};
       c.dtype = dtype;
       prof.collectives.push_back(c);
     }
