@@ -666,6 +666,7 @@ double median_of(std::vector<double> v) {
 struct CommTargets {
   using Key = std::tuple<CollectiveType, std::int32_t, std::int64_t, DType>;
   std::set<Key> collectives;
+  std::set<Key> accumulating;  // reduce-scatters that add into their shard (one sample serves both)
   std::set<std::int64_t> p2p_bytes;
   std::int64_t working_set_bytes = 0;  // the largest bytes a rank's step touches among the targets
 };
@@ -694,7 +695,10 @@ CommTargets comm_targets(const std::vector<plan::Plan>& targets) {
           const std::int32_t g = groups.group_of(rank, c.group);
           if (g == plan::kNone || c.bytes <= 0) continue;
           const auto n = static_cast<std::int32_t>(p.groups.at(static_cast<std::size_t>(g)).ranks.size());
-          if (n > 1) out.collectives.emplace(c.type, n, c.bytes, c.dtype);
+          if (n > 1) {
+            out.collectives.emplace(c.type, n, c.bytes, c.dtype);
+            if (c.accumulate) out.accumulating.emplace(c.type, n, c.bytes, c.dtype);
+          }
         } else if (op.kind == OpKind::send) {
           const auto bytes = std::get<plan::P2PParams>(op.params).bytes;
           if (bytes > 0) out.p2p_bytes.insert(bytes);
@@ -774,12 +778,13 @@ double isolated_collective_ns(Communicator* comm, Communicator& world, Collectiv
 // A collective over every rank as a run issues it: a compute stream writes the buffer (as a backward
 // pass writes a gradient bucket) and then reads and rewrites the rest of the step's memory
 // (`working_set_bytes` in all, so the buffer is no longer all in cache), the rank's communication
-// stream thread is woken for the collective, and the compute stream waits for its result; run by
-// the executor's Worker with one thread per stream over the MPI communicators. The time is the
+// stream thread is woken for the collective (a reduce-scatter adding into its shard when
+// `accumulate`, as ZeRO-2's does), and the compute stream waits for its result; run by the
+// executor's Worker with one thread per stream over the MPI communicators. The time is the
 // comparison's transfer: from the last member's start to this member's end, the median over steps,
 // averaged over the ranks.
 double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, std::int64_t bytes, DType dtype,
-                              std::int64_t working_set_bytes) {
+                              std::int64_t working_set_bytes, bool accumulate) {
   const int n = comms.world_size();
   SamplePlan s;
   s.p.world_size = n;
@@ -804,6 +809,7 @@ double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, s
   }
   plan::CollectiveParams cp;
   cp.type = type, cp.group = GroupKind::dp, cp.bytes = bytes, cp.dtype = dtype;
+  cp.accumulate = accumulate && sharded_out;
   std::vector<TensorId> in{sharded_in ? part : full}, out;
   if (sharded_out) out = {part};
   if (sharded_in) out = {full};
@@ -1059,7 +1065,8 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
     // Over every rank as a run issues it (run_like_collective_ns); over fewer, isolated.
     auto collective_ns = [&](CollectiveType type, std::int64_t bytes, DType dtype) {
       if (n == world && type != CollectiveType::all_to_all) {
-        const double t = run_like_collective_ns(comms, type, bytes, dtype, targets.working_set_bytes);
+        const bool accumulate = targets.accumulating.count({type, n, bytes, dtype}) > 0;
+        const double t = run_like_collective_ns(comms, type, bytes, dtype, targets.working_set_bytes, accumulate);
         if (t >= 1.0) return t;
       }
       return isolated_collective_ns(mine, comms.world(), type, bytes, dtype, n);

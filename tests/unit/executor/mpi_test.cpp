@@ -188,6 +188,41 @@ TEST(MpiWorker, CollectiveOpsWithGroupIndexedViewsAndShardedInit) {
   EXPECT_EQ(rec.steps[0].comm.size(), 5u);
 }
 
+TEST(MpiWorker, AnAccumulatingReduceScatterAddsIntoItsShardEveryStep) {
+  // ZeRO-2's reduce-scatter: shard += my chunk of the sum over ranks, each step (the second step
+  // reuses the communication thread's scratch). fp32 and bf16: doubling is exact in both.
+  for (const DType dtype : {DType::fp32, DType::bf16}) {
+    test::PlanBuilder b(2);
+    plan::Group g = world_group(2);
+    g.id = 0;
+    b.p.groups.push_back(g);
+    b.prog().streams.push_back({1, "comm", StreamKind::comm});
+    const auto full = b.tensor("full", dtype, {8}, TensorRole::grad, true, test::PlanBuilder::normal(7, 1.0));
+    const auto shard = b.tensor("shard", dtype, {4}, TensorRole::grad, true);
+    plan::CollectiveParams rs;
+    rs.type = CollectiveType::reduce_scatter;
+    rs.group = GroupKind::dp;
+    rs.bytes = 8 * dtype_bytes(dtype);
+    rs.dtype = dtype;
+    rs.accumulate = true;
+    b.op("scatter", OpKind::collective, rs, {full}, {shard}, {}, {}, {}, 1);
+    auto f = make_mpi_communicators();
+    const int me = f->world_rank();
+    RunOptions o;
+    o.seed = 3;
+    Worker w(b.p, *f, o);
+    const auto before = w.read_tensor(full);  // the same on both ranks (one unsharded init)
+    w.run_step();
+    w.run_step();
+    const auto got = w.read_tensor(shard);
+    for (int i = 0; i < 4; ++i) {
+      const float x = before[static_cast<std::size_t>(4 * me + i)];
+      EXPECT_EQ(got[static_cast<std::size_t>(i)], 4.0f * x) << to_string(dtype) << " element " << i;  // 0 + 2x + 2x
+    }
+    w.finish();
+  }
+}
+
 TEST(MpiWorker, DataParallelTwoMatchesOneRankWithTheDoubledBatch) {
   test::MlpConfig one;
   one.batch = 16;
