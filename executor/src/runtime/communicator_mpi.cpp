@@ -49,7 +49,7 @@ namespace {
 // the price of completing such a wait up to kPollCap late. With the core free, a collective's or
 // rendezvous's later rounds, which MPI progresses only inside a test, would otherwise each wait
 // for the other side's backed-off poll: a 4-byte all-reduce whose ranks arrive 1 ms apart took
-// 170-300 us with the back-off alone, 70-85 us polling every kPollFirst (docs/VALIDATION.md).
+// 170-380 us with the back-off alone, 45-85 us polling every kPollFirst (tools/collective-skew.cpp).
 // Spinning on the free core instead was measured and not kept: it made a 1 MiB all-reduce slower
 // (the two ranks' cores share the machine), and a spinning thread that yields keeps a woken
 // compute thread's core until the scheduler's next tick.
