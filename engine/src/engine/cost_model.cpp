@@ -269,6 +269,9 @@ class Calibrated final : public CostModel {
 
   std::optional<double> overlap_slowdown() const override { return profile_->overlap_compute_slowdown; }
   std::optional<double> comm_busy_delay_ns() const override { return profile_->overlap_comm_busy_delay_ns; }
+  std::optional<std::vector<plan::IdleDelaySample>> comm_idle_delay() const override {
+    return profile_->overlap_comm_idle_delay;
+  }
   std::optional<PollSchedule> comm_poll() const override {
     return profile_->host.poll;
   }

@@ -34,6 +34,12 @@ std::string_view rank_mode_name(RankMode mode) {
 
 namespace {
 
+nlohmann::json idle_delay_json(const std::vector<plan::IdleDelaySample>& samples) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& d : samples) a.push_back({{"idle", d.idle_ns}, {"delay", d.delay_ns}});
+  return a;
+}
+
 
 std::vector<double> straggler_factors(const plan::Plan& plan, const plan::Hardware& hw) {
   std::vector<double> f(static_cast<std::size_t>(plan.world_size), 1.0);
@@ -89,6 +95,10 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
   if (!(busy_delay >= 0.0) || !std::isfinite(busy_delay))
     throw InputError("simulation.comm_busy_delay_ns", plan::describe_value(busy_delay), "a time >= 0 in ns");
 
+  const std::vector<plan::IdleDelaySample> idle_delay =
+      options.comm_idle_delay.value_or(cost->comm_idle_delay().value_or(std::vector<plan::IdleDelaySample>{}));
+  plan::check_idle_delay(idle_delay, "simulation.comm_idle_delay");
+
   const PollSchedule poll = options.comm_poll.value_or(cost->comm_poll().value_or(PollSchedule{}));
   plan::check_poll_schedule(
       poll, {"simulation.comm_poll.first_ns", "simulation.comm_poll.cap_ns", "simulation.comm_poll.overshoot_ns"});
@@ -117,7 +127,7 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
   detail::ComputeModel compute(n_slots, overlap);
   detail::Workload workload(plan, groups, classes, table_of, straggler,
                             options.record_memory_timeline ? options.max_timeline_samples : 0, compute, *network,
-                            busy_delay, poll);
+                            busy_delay, poll, idle_delay);
 
   // The event loop: it knows models and tokens, nothing about GPUs or links.
   std::array<Model*, 2> models{&compute, network.get()};
@@ -285,6 +295,7 @@ plan::Trace simulate_once(const plan::Plan& plan, const plan::Hardware& hardware
                  {"represented_ranks", std::move(represented)},
                  {"compute_comm_overlap_slowdown", overlap},
                  {"comm_busy_delay_ns", busy_delay},
+                 {"comm_idle_delay_ns", idle_delay_json(idle_delay)},
                  {"comm_poll_ns", {{"first", poll.first_ns}, {"cap", poll.cap_ns}, {"overshoot", poll.overshoot_ns}}},
                  {"rank_compute_factor", std::move(rank_factors)},
                  {"comm_transfer_s", std::move(transfer_s)},

@@ -129,8 +129,13 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
 Workload::Workload(const plan::Plan& plan, const plan::RankGroups& groups, const RankClasses& classes,
                    const std::vector<const OpTable*>& table_of_program, const std::vector<double>& straggler,
                    std::int32_t timeline_samples, ComputeModel& compute, NetworkModel& network,
-                   double busy_delay_ns, PollSchedule poll)
-    : plan_(plan), compute_(compute), network_(network), busy_delay_ns_(busy_delay_ns), poll_(poll) {
+                   double busy_delay_ns, PollSchedule poll, std::vector<plan::IdleDelaySample> idle_delay)
+    : plan_(plan),
+      compute_(compute),
+      network_(network),
+      busy_delay_ns_(busy_delay_ns),
+      poll_(poll),
+      idle_delay_(std::move(idle_delay)) {
   const auto n_slots = classes.simulated.size();
   slots_.reserve(n_slots);
   std::int64_t ops = 0, p2p = 0, comm = 0;
@@ -151,7 +156,7 @@ Workload::Workload(const plan::Plan& plan, const plan::RankGroups& groups, const
     slots_.push_back(std::move(slot));
   }
   pending_.resize(static_cast<std::size_t>(ops));
-  if (busy_delay_ns_ > 0.0 || poll_.first_ns > 0.0) {
+  if (busy_delay_ns_ > 0.0 || poll_.first_ns > 0.0 || !idle_delay_.empty()) {
     held_.assign(static_cast<std::size_t>(ops), kNotHeld);
     partner_.assign(static_cast<std::size_t>(ops), -1);
   }
@@ -338,7 +343,9 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
       const auto ss = static_cast<std::int32_t>(send >> 32), so = static_cast<std::int32_t>(send & 0xffffffff);
       const TimeNs r_post = start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(rs)].base + ro)];
       const TimeNs s_post = start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(ss)].base + so)];
-      if (transfer_done(now_ns, rs, ro, r_post < s_post ? poll_late_ns(rs, now_ns, r_post) : 0)) {
+      // A receive posted first waited; its rank may have gone cold meanwhile (idle_delay_).
+      const std::int64_t cold = r_post < s_post ? idle_delay_ns(rs, s_post) : 0;
+      if (transfer_done(now_ns, rs, ro, r_post < s_post ? cold + poll_late_ns(rs, now_ns + cold, r_post) : 0)) {
         partner_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(rs)].base + ro)] = send;
       } else {
         transfer_done(now_ns, ss, so, s_post < r_post ? poll_late_ns(ss, now_ns, s_post) : 0);
@@ -381,6 +388,13 @@ std::int64_t Workload::poll_late_ns(std::int32_t s, TimeNs now_ns, TimeNs posted
     at = from >= now ? from : from + std::ceil((now - from) / step) * step;
   }
   return static_cast<std::int64_t>(std::llround(at - now));
+}
+
+std::int64_t Workload::idle_delay_ns(std::int32_t s, TimeNs send_post_ns) const {
+  const Slot& slot = slots_[static_cast<std::size_t>(s)];
+  if (idle_delay_.empty() || slot.kernels_running > 0 || slot.idle_since > send_post_ns) return 0;
+  return static_cast<std::int64_t>(
+      std::llround(plan::idle_delay_ns(idle_delay_, static_cast<double>(send_post_ns - slot.idle_since))));
 }
 
 bool Workload::transfer_done(TimeNs now_ns, std::int32_t s, std::int32_t op, std::int64_t poll_late) {

@@ -70,7 +70,7 @@ class Workload {
   Workload(const plan::Plan& plan, const plan::RankGroups& groups, const RankClasses& classes,
            const std::vector<const OpTable*>& table_of_program, const std::vector<double>& straggler,
            std::int32_t timeline_samples, ComputeModel& compute, NetworkModel& network, double busy_delay_ns = 0.0,
-           PollSchedule poll = {});
+           PollSchedule poll = {}, std::vector<plan::IdleDelaySample> idle_delay = {});
 
   // Allocates persistent tensors at t = 0 and starts every op that is ready.
   void start();
@@ -157,6 +157,9 @@ class Workload {
   // ns from `now_ns` to the first poll at or after it of an op of `slot` posted at `posted_ns`
   // (SimulationOptions::comm_poll); 0 without a poll schedule.
   std::int64_t poll_late_ns(std::int32_t slot, TimeNs now_ns, TimeNs posted_ns) const;
+  // Extra ns of a transfer into `slot` whose send was posted at `send_post_ns` (idle_delay_): by
+  // how long the slot had run no kernel then; 0 when it was computing.
+  std::int64_t idle_delay_ns(std::int32_t slot, TimeNs send_post_ns) const;
   // A held op finishes; a recv's sender then completes (or is held in turn: transfer_done).
   void complete_held(TimeNs now_ns, std::int32_t slot, std::int32_t op);
   void release_held(TimeNs now_ns);
@@ -184,6 +187,7 @@ class Workload {
   std::vector<Token> channel_send_, channel_recv_;  // per message: the posted op, -1 until posted
   double busy_delay_ns_ = 0.0;
   PollSchedule poll_;
+  std::vector<plan::IdleDelaySample> idle_delay_;
   static constexpr std::uint8_t kNotHeld = 0, kHeld = 1, kReleased = 2, kPollHeld = 3;
   std::vector<std::uint8_t> held_;          // per op instance, sized only with a busy delay or polls
   std::vector<std::int32_t> held_slots_;    // slots with held ops

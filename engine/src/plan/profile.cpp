@@ -176,6 +176,8 @@ json to_json(const CalibrationProfile& p) {
                            {"time_ns", c.time_ns},
                            {"placement", kPlacementNames[static_cast<int>(c.placement)]},
                            {"dtype", to_string(c.dtype)}});
+  json idle_delay = json::array();
+  for (const auto& s : p.overlap_comm_idle_delay) idle_delay.push_back({{"idle_ns", s.idle_ns}, {"delay_ns", s.delay_ns}});
   json ops = json::array();
   for (const auto& o : p.ops) ops.push_back({{"signature", o.signature}, {"example", o.example}, {"time_ns", o.time_ns}});
   json out = {{"schema", p.schema},
@@ -197,7 +199,9 @@ json to_json(const CalibrationProfile& p) {
             {"poll_overshoot_ns", p.host.poll.overshoot_ns},
             {"alloc", byte_time_list(p.host.alloc)}}},
           {"overlap",
-           {{"compute_slowdown", p.overlap_compute_slowdown}, {"comm_busy_delay_ns", p.overlap_comm_busy_delay_ns}}},
+           {{"compute_slowdown", p.overlap_compute_slowdown},
+            {"comm_busy_delay_ns", p.overlap_comm_busy_delay_ns},
+            {"comm_idle_delay", idle_delay}}},
           {"kernel_overhead_ns", p.kernel_overhead_ns}};
   if (p.probe) out["probe"] = probe_to_json(*p.probe);
   return out;
@@ -323,6 +327,18 @@ CalibrationProfile profile_from_json(const json& j) {
     ObjectReader o(*v, "overlap");
     p.overlap_compute_slowdown = o.number_or("compute_slowdown", 1.0, 1.0, 100.0);
     p.overlap_comm_busy_delay_ns = o.number_or("comm_busy_delay_ns", 0.0, 0.0, 1e12);
+    if (const json* a = o.find("comm_idle_delay")) {
+      if (!a->is_array()) throw InputError("overlap.comm_idle_delay", describe_value(*a), "an array of {idle_ns, delay_ns}");
+      for (std::size_t i = 0; i < a->size(); ++i) {
+        ObjectReader s((*a)[i], "overlap.comm_idle_delay[" + std::to_string(i) + "]");
+        IdleDelaySample d;
+        d.idle_ns = s.number("idle_ns", 1e-9, 1e15);
+        d.delay_ns = s.number("delay_ns", 0.0, 1e12);
+        s.finish();
+        p.overlap_comm_idle_delay.push_back(d);
+      }
+      check_idle_delay(p.overlap_comm_idle_delay, "overlap.comm_idle_delay");
+    }
     o.finish();
   }
   p.kernel_overhead_ns = r.number_or("kernel_overhead_ns", 0.0, 0.0, 1e12);
@@ -340,6 +356,28 @@ void check_poll_schedule(const PollSchedule& poll, const PollSchedulePaths& path
                          describe_value(poll.first_ns) + ")");
   if (!(poll.overshoot_ns >= 0.0) || !std::isfinite(poll.overshoot_ns))
     throw InputError(paths.overshoot, describe_value(poll.overshoot_ns), "a time >= 0 in ns");
+}
+
+void check_idle_delay(const std::vector<IdleDelaySample>& samples, const std::string& path) {
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const std::string at = path + "[" + std::to_string(i) + "]";
+    if (!(samples[i].idle_ns > 0.0) || !std::isfinite(samples[i].idle_ns) ||
+        (i > 0 && !(samples[i].idle_ns > samples[i - 1].idle_ns)))
+      throw InputError(at + ".idle_ns", describe_value(samples[i].idle_ns),
+                       "a time > 0 in ns, larger than the sample before's");
+    if (!(samples[i].delay_ns >= 0.0) || !std::isfinite(samples[i].delay_ns))
+      throw InputError(at + ".delay_ns", describe_value(samples[i].delay_ns), "a time >= 0 in ns");
+  }
+}
+
+double idle_delay_ns(const std::vector<IdleDelaySample>& samples, double idle_ns) {
+  if (samples.empty() || !(idle_ns > 0.0)) return 0.0;
+  double x0 = 0.0, y0 = 0.0;
+  for (const auto& s : samples) {
+    if (idle_ns <= s.idle_ns) return y0 + (s.delay_ns - y0) * (idle_ns - x0) / (s.idle_ns - x0);
+    x0 = s.idle_ns, y0 = s.delay_ns;
+  }
+  return y0;
 }
 
 CalibrationProfile read_profile_file(const std::string& path) {

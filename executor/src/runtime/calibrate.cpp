@@ -1019,6 +1019,38 @@ double busy_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t b
   return std::max(0.0, mean / 2.0 - quiet_ns);
 }
 
+// A transfer into a rank that has computed nothing for `idle_ns`, as a pipeline stage in its
+// bubble: member 1 posts a receive and waits as the executor does (polling every poll.first_ns
+// while idle), member 0 keeps its core busy for `idle_ns` (a spin, as a compute kernel) and then
+// sends `bytes`. The receive's end after the send's post (member 1's clock: its wait less the
+// spin; both start at a barrier), median of 15, less half an idle poll period and less
+// `quiet_ns` (the transfer between ranks that idled microseconds); at least 0.
+double idle_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t bytes, double idle_ns, double quiet_ns,
+                         const plan::PollSchedule& poll) {
+  constexpr int reps = 15;
+  double mine = 0.0;
+  const bool member = comm != nullptr && comm->index() < 2;
+  std::vector<std::byte> buf(static_cast<std::size_t>(member ? bytes : 0));
+  std::vector<double> after;
+  for (int r = 0; r <= reps; ++r) {
+    world.barrier();
+    if (!member) continue;
+    const auto t0 = Clock::now();
+    if (comm->index() == 1) {
+      comm->recv(buf.data(), bytes, 0, 11);
+      if (r > 0) after.push_back(seconds_since(t0) * 1e9 - idle_ns);  // the first is a warm-up
+    } else {
+      while (seconds_since(t0) * 1e9 < idle_ns) {
+      }
+      comm->send(buf.data(), bytes, 1, 11);
+    }
+  }
+  if (member && comm->index() == 1)
+    mine = std::max(0.0, median_of(std::move(after)) - 0.5 * (poll.first_ns + poll.overshoot_ns) - quiet_ns);
+  world.all_reduce_f64(&mine, 1, ReduceKind::sum);
+  return mine;
+}
+
 // Collectives over the first n ranks for n = 2, 4, ... and the world, at the grid's sizes in fp32
 // and at the exact (type, group size, bytes, dtype) of the target plans; one-way transfers between
 // ranks 0 and 1 at the grid's and the targets' sizes. Every time is an isolated operation
@@ -1098,6 +1130,11 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
         for (const auto& b : prof.p2p)
           if (b.bytes == bytes) quiet = b.time_ns;
         prof.overlap_comm_busy_delay_ns = busy_p2p_delay_ns(mine, comms.world(), bytes, quiet);
+        prof.overlap_comm_idle_delay.clear();
+        if (prof.host.poll.first_ns > 0.0)  // waits that poll (the MPI communicators)
+          for (const double idle : {0.5e6, 2e6, 5e6, 20e6})
+            prof.overlap_comm_idle_delay.push_back(
+                {idle, idle_p2p_delay_ns(mine, comms.world(), bytes, idle, quiet, prof.host.poll)});
       }
     }
   }
@@ -1262,10 +1299,10 @@ plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const Calibra
   if (o.grid && o.attention) calibrate_attention(comms, o, prof, progress);
   if (o.grid && o.memory) calibrate_memory(comms, o, prof, progress);
   if (!o.targets.empty()) calibrate_exact_ops(comms, o, prof, progress);
-  if (o.collectives && comms.world_size() > 1) calibrate_comm(comms, o, prof, progress);
-  if (o.host) calibrate_host(comms, o, prof);
   prof.host.poll = comms.poll_schedule();  // the executor's own constants
   prof.host.poll.overshoot_ns = sleep_overshoot_ns(comms, prof.host.poll);
+  if (o.collectives && comms.world_size() > 1) calibrate_comm(comms, o, prof, progress);
+  if (o.host) calibrate_host(comms, o, prof);
   if (o.overlap) prof.overlap_compute_slowdown = calibrate_overlap(comms);
   prof.probe = probe_machine(comms);
   progress("done", 1.0);

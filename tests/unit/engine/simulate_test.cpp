@@ -446,6 +446,50 @@ TEST(Simulate, AWaitingThreadBacksOffWhileItsRankComputes) {
   }
 }
 
+TEST(Simulate, ATransferIntoARankThatIdledTakesItsIdleDelayLonger) {
+  // Rank 1 posts its recv at once and runs a GEMM; rank 0 sends after a 1 ms delay (a + S/B = t
+  // on NVSwitch, as above). Extra time after idling: 20 us after 100 us, 50 us after 1 ms, linear
+  // in between and from 0 at 0, held beyond. No poll schedule, so the recv ends when the transfer
+  // and that extra are over, and the sender with it.
+  const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
+  const auto run = [&](std::int64_t gemm_size, std::optional<std::vector<plan::IdleDelaySample>> delay) {
+    PlanBuilder b(2);
+    b.group(GroupKind::pp, {0, 1});
+    const auto p0 = b.program("a", {StreamKind::compute, StreamKind::comm});
+    const auto p1 = b.program("b", {StreamKind::compute, StreamKind::comm});
+    const auto d = b.delay(p0, 0, 1'000'000);
+    b.send(p0, 1, GroupKind::pp, 1, 1'000'000, {d});
+    b.gemm(p1, 0, gemm_size, gemm_size, gemm_size, DType::bf16);
+    b.recv(p1, 1, GroupKind::pp, -1, 1'000'000);
+    b.assign(1, p1);
+    SimulationOptions o;
+    o.comm_idle_delay = std::move(delay);
+    return engine::simulate(b.build(), test_hardware(1, 2), o);
+  };
+  const std::vector<plan::IdleDelaySample> delay = {{100'000.0, 20'000.0}, {1'000'000.0, 50'000.0}};
+  {  // idle for (post - gemm end), between the samples
+    const auto trace = run(4096, delay);
+    const std::int64_t post = span(trace, 0, 1).start_ns, gemm_end = span(trace, 1, 0).end_ns;
+    const double idle = static_cast<double>(post - gemm_end);
+    ASSERT_GT(idle, 100'000.0);
+    ASSERT_LT(idle, 1'000'000.0);
+    const auto extra = static_cast<std::int64_t>(std::llround(20'000.0 + 30'000.0 * (idle - 100'000.0) / 900'000.0));
+    EXPECT_EQ(span(trace, 1, 1).end_ns, post + t + extra);
+    EXPECT_EQ(span(trace, 0, 1).end_ns, post + t + extra);
+    EXPECT_EQ(trace.extra["comm_idle_delay_ns"][1]["delay"], 50'000.0);
+    // Without samples, none.
+    const auto plain = run(4096, std::nullopt);
+    EXPECT_EQ(span(plain, 1, 1).end_ns, span(plain, 0, 1).start_ns + t);
+  }
+  {  // still computing when the send is posted: no extra
+    const auto trace = run(8192, delay);
+    ASSERT_GT(span(trace, 1, 0).end_ns, span(trace, 0, 1).start_ns + t);
+    EXPECT_EQ(span(trace, 1, 1).end_ns, span(trace, 0, 1).start_ns + t);
+  }
+  EXPECT_THROW(run(4096, std::vector<plan::IdleDelaySample>{{1'000'000.0, 1.0}, {100'000.0, 2.0}}), InputError);
+  EXPECT_THROW(run(4096, std::vector<plan::IdleDelaySample>{{100'000.0, -1.0}}), InputError);
+}
+
 TEST(Simulate, DegradedNicsSlowTheGroupsThatUseThem) {
   PlanBuilder b(4);
   b.group(GroupKind::dp, {0, 1, 2, 3});

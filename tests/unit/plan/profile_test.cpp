@@ -27,6 +27,7 @@ CalibrationProfile sample_profile() {
   p.rank_compute_factor_samples = {{1.1, 0.9}, {1.04, 0.96}};
   p.overlap_compute_slowdown = 1.15;
   p.overlap_comm_busy_delay_ns = 3.5e6;
+  p.overlap_comm_idle_delay = {{500'000.0, 3'000.0}, {5e6, 47'000.0}};
   p.probe = MachineProbe{1 << 20, 250e3, 380e3};
   p.kernel_overhead_ns = 2500.0;
   return p;
@@ -55,6 +56,9 @@ TEST(Profile, RoundTripKeepsEveryField) {
   EXPECT_DOUBLE_EQ(back.host.poll.first_ns, 10'000.0);
   EXPECT_DOUBLE_EQ(back.host.poll.cap_ns, 200'000.0);
   EXPECT_DOUBLE_EQ(back.host.poll.overshoot_ns, 17'000.0);
+  ASSERT_EQ(back.overlap_comm_idle_delay.size(), 2u);
+  EXPECT_DOUBLE_EQ(back.overlap_comm_idle_delay[1].idle_ns, 5e6);
+  EXPECT_DOUBLE_EQ(back.overlap_comm_idle_delay[1].delay_ns, 47'000.0);
   EXPECT_EQ(back.host.alloc.size(), 2u);
   EXPECT_EQ(back.rank_compute_factor, (std::vector<double>{1.07, 0.93}));
   EXPECT_EQ(back.rank_compute_factor_samples.size(), 2u);
@@ -91,6 +95,12 @@ TEST(Profile, StrictReaderNamesThePath) {
   j = to_json(sample_profile());
   j["overlap"]["comm_busy_delay_ns"] = -1.0;  // must be >= 0
   expect_error_at(j, "overlap.comm_busy_delay_ns");
+  j = to_json(sample_profile());
+  j["overlap"]["comm_idle_delay"][1]["idle_ns"] = 100'000.0;  // not after the sample before
+  expect_error_at(j, "overlap.comm_idle_delay[1].idle_ns");
+  j = to_json(sample_profile());
+  j["overlap"]["comm_idle_delay"][0]["delay_ns"] = -2.0;
+  expect_error_at(j, "overlap.comm_idle_delay[0].delay_ns");
   j = to_json(sample_profile());
   j["probe"].erase("gemm_ns");
   expect_error_at(j, "probe.gemm_ns");

@@ -42,6 +42,9 @@ class CostModel {
   // Extra completion time of a send or recv whose transfer ends while its rank runs a kernel,
   // when the model's data measured one (plan::CalibrationProfile::overlap_comm_busy_delay_ns).
   virtual std::optional<double> comm_busy_delay_ns() const { return std::nullopt; }
+  // Extra time of a transfer into a rank that computed nothing for a while, when the model's data
+  // measured it (plan::CalibrationProfile::overlap_comm_idle_delay).
+  virtual std::optional<std::vector<plan::IdleDelaySample>> comm_idle_delay() const { return std::nullopt; }
   // How waiting communication threads poll, when the model's data says (plan::HostOverheads).
   virtual std::optional<PollSchedule> comm_poll() const { return std::nullopt; }
   // Host time between an op becoming ready and its start, outside its span (any op kind): the

@@ -124,6 +124,12 @@ struct SimulationOptions {
   // rank runs (>= 0). Unset: the calibration profile's overlap.comm_busy_delay_ns with
   // "calibrated", else 0.
   std::optional<double> comm_busy_delay_ns;
+  // Extra time of a transfer whose receive was posted first, into a rank that had run no kernel for
+  // a while before the send was posted (plan::CalibrationProfile::overlap_comm_idle_delay: sorted
+  // {idle_ns > 0, delay_ns >= 0}, interpolated from 0 at 0). The receive is then seen at its first
+  // poll after the transfer's end plus that delay. Unset: the calibration profile's
+  // overlap.comm_idle_delay with "calibrated", else none.
+  std::optional<std::vector<plan::IdleDelaySample>> comm_idle_delay;
   // How a waiting communication thread polls (plan::PollSchedule). A send or recv posted before
   // its peer's is seen done at the first poll of its schedule at or after its transfer ends: every
   // first_ns + overshoot_ns while its rank runs no kernel; while it does, from the post or the kernels' start (the later), at 0, then after

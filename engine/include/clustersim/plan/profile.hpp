@@ -48,6 +48,19 @@ struct ByteTimeSample {
   double time_ns = 0.0;
 };
 
+// CalibrationProfile::overlap_comm_idle_delay: after `idle_ns` of no compute, `delay_ns` extra.
+struct IdleDelaySample {
+  double idle_ns = 0.0;
+  double delay_ns = 0.0;
+};
+
+// Throws InputError at `path` unless the samples have idle_ns > 0, strictly increasing, and
+// finite delay_ns >= 0.
+void check_idle_delay(const std::vector<IdleDelaySample>& samples, const std::string& path);
+// The extra ns after `idle_ns` of no compute (CalibrationProfile::overlap_comm_idle_delay); 0
+// without samples.
+double idle_delay_ns(const std::vector<IdleDelaySample>& samples, double idle_ns);
+
 // Where the members of a measured collective sat: all on one node, or spread over nodes.
 enum class Placement : std::uint8_t { intra, inter };
 
@@ -139,6 +152,13 @@ struct CalibrationProfile {
   // compute stream is running a kernel: the rank's polling thread waits for the core (a CPU rank
   // whose streams share one core). JSON: overlap.comm_busy_delay_ns (>= 0); 0: none.
   double overlap_comm_busy_delay_ns = 0.0;
+  // Extra time a transfer takes into a rank that has computed nothing for `idle_ns` before the send
+  // was posted (a pipeline stage in its bubble, its receive waiting): an idle core is slow to pick
+  // the transfer up. Measured at the targets' largest transfer: the receive's end after the send's
+  // post, less half an idle poll period and less the transfer between ranks that idled
+  // microseconds; at least 0. Sorted by idle_ns; the engine interpolates linearly from 0 extra at
+  // 0 ns and holds the last value beyond. JSON: overlap.comm_idle_delay [{idle_ns, delay_ns}].
+  std::vector<IdleDelaySample> overlap_comm_idle_delay;
   double kernel_overhead_ns = 0.0;        // fixed cost per op launch, included in every time above
   // The machine as the calibration left it (executor::probe_machine): a run records the same probe
   // before and after its steps, and `validate` compares them to tell a model error from a machine
