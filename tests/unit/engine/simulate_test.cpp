@@ -396,24 +396,30 @@ TEST(Simulate, AWaitingOpIsSeenDoneAtItsNextPoll) {
   EXPECT_THROW(engine::simulate(b.build(), test_hardware(1, 2), o), InputError);
 }
 
+// Rank 1 posts a recv at once and runs a gemm_size^3 bf16 GEMM; rank 0 sends 1 MB to it after a
+// 1 ms delay. Ops: rank 0's send is op 1, rank 1's GEMM op 0 and recv op 1.
+plan::Trace simulate_recv_beside_a_gemm(std::int64_t gemm_size, const SimulationOptions& o) {
+  PlanBuilder b(2);
+  b.group(GroupKind::pp, {0, 1});
+  const auto p0 = b.program("a", {StreamKind::compute, StreamKind::comm});
+  const auto p1 = b.program("b", {StreamKind::compute, StreamKind::comm});
+  const auto d = b.delay(p0, 0, 1'000'000);
+  b.send(p0, 1, GroupKind::pp, 1, 1'000'000, {d});
+  b.gemm(p1, 0, gemm_size, gemm_size, gemm_size, DType::bf16);
+  b.recv(p1, 1, GroupKind::pp, -1, 1'000'000);
+  b.assign(1, p1);
+  return engine::simulate(b.build(), test_hardware(1, 2), o);
+}
+
 TEST(Simulate, AWaitingThreadBacksOffWhileItsRankComputes) {
   // As above, but rank 1 also runs a GEMM from the start, so its waiting thread backs off: polls at
   // 0, 15, 40, 85, 170, 335 us (sleeps of 10, 20, 40, 80, 160 us, each 5 us longer), then every
   // 205 us (200 + 5), until its first poll after the GEMM ends; from then on every 15 us.
   const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
-  const auto run = [&](std::int64_t gemm_size) {
-    PlanBuilder b(2);
-    b.group(GroupKind::pp, {0, 1});
-    const auto p0 = b.program("a", {StreamKind::compute, StreamKind::comm});
-    const auto p1 = b.program("b", {StreamKind::compute, StreamKind::comm});
-    const auto d = b.delay(p0, 0, 1'000'000);
-    b.send(p0, 1, GroupKind::pp, 1, 1'000'000, {d});
-    b.gemm(p1, 0, gemm_size, gemm_size, gemm_size, DType::bf16);
-    b.recv(p1, 1, GroupKind::pp, -1, 1'000'000);
-    b.assign(1, p1);
+  const auto run = [](std::int64_t gemm_size) {
     SimulationOptions o;
     o.comm_poll = engine::PollSchedule{10'000.0, 200'000.0, 5'000.0};
-    return engine::simulate(b.build(), test_hardware(1, 2), o);
+    return simulate_recv_beside_a_gemm(gemm_size, o);
   };
   const std::vector<std::int64_t> backed_off = {0,       15'000,  40'000,  85'000,    170'000,   335'000,
                                                 540'000, 745'000, 950'000, 1'155'000, 1'360'000, 1'565'000};
@@ -452,19 +458,10 @@ TEST(Simulate, ATransferIntoARankThatIdledTakesItsIdleDelayLonger) {
   // in between and from 0 at 0, held beyond. No poll schedule, so the recv ends when the transfer
   // and that extra are over, and the sender with it.
   const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
-  const auto run = [&](std::int64_t gemm_size, std::optional<std::vector<plan::IdleDelaySample>> delay) {
-    PlanBuilder b(2);
-    b.group(GroupKind::pp, {0, 1});
-    const auto p0 = b.program("a", {StreamKind::compute, StreamKind::comm});
-    const auto p1 = b.program("b", {StreamKind::compute, StreamKind::comm});
-    const auto d = b.delay(p0, 0, 1'000'000);
-    b.send(p0, 1, GroupKind::pp, 1, 1'000'000, {d});
-    b.gemm(p1, 0, gemm_size, gemm_size, gemm_size, DType::bf16);
-    b.recv(p1, 1, GroupKind::pp, -1, 1'000'000);
-    b.assign(1, p1);
+  const auto run = [](std::int64_t gemm_size, std::optional<std::vector<plan::IdleDelaySample>> delay) {
     SimulationOptions o;
     o.comm_idle_delay = std::move(delay);
-    return engine::simulate(b.build(), test_hardware(1, 2), o);
+    return simulate_recv_beside_a_gemm(gemm_size, o);
   };
   const std::vector<plan::IdleDelaySample> delay = {{100'000.0, 20'000.0}, {1'000'000.0, 50'000.0}};
   {  // idle for (post - gemm end), between the samples
