@@ -344,8 +344,16 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
       const TimeNs r_post = start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(rs)].base + ro)];
       const TimeNs s_post = start_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(ss)].base + so)];
       // A receive posted first waited; its rank may have gone cold meanwhile (idle_delay_).
-      const std::int64_t cold = r_post < s_post ? idle_delay_ns(rs, s_post) : 0;
-      if (transfer_done(now_ns, rs, ro, r_post < s_post ? cold + poll_late_ns(rs, now_ns + cold, r_post) : 0)) {
+      std::int64_t late = 0;
+      if (r_post < s_post) {
+        const std::int64_t cold = idle_delay_ns(rs, s_post);
+        late = cold + poll_late_ns(rs, now_ns + cold, r_post);
+        // The receiver moves the data after the poll that saw the send; while its rank computes,
+        // the move shares the core and takes the busy-core delay longer.
+        if (late > 0 && slots_[static_cast<std::size_t>(rs)].kernels_running > 0)
+          late += static_cast<std::int64_t>(std::llround(busy_delay_ns_));
+      }
+      if (transfer_done(now_ns, rs, ro, late)) {
         partner_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(rs)].base + ro)] = send;
       } else {
         transfer_done(now_ns, ss, so, s_post < r_post ? poll_late_ns(ss, now_ns, s_post) : 0);
@@ -361,33 +369,46 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
 std::int64_t Workload::poll_late_ns(std::int32_t s, TimeNs now_ns, TimeNs posted_ns) const {
   if (poll_.first_ns <= 0.0 || posted_ns < 0 || now_ns <= posted_ns) return 0;
   const double over = poll_.overshoot_ns;
-  // The first poll at or after `t` of polls at `origin` + 0, then after sleeps doubling from first
+  // The interval (a, b] holding `t` of polls at `origin` + 0, then after sleeps doubling from first
   // to cap, each `over` longer.
   const auto backed_off = [&](double origin, double t) {
-    double at = origin, sleep = poll_.first_ns;
+    double at = origin, sleep = poll_.first_ns, before = origin;
     while (at < t && sleep < poll_.cap_ns) {
+      before = at;
       at += sleep + over;
       sleep = std::min(poll_.cap_ns, 2.0 * sleep);
     }
-    if (at < t) at += std::ceil((t - at) / (poll_.cap_ns + over)) * (poll_.cap_ns + over);
-    return at;
+    if (at < t) {
+      const double step = poll_.cap_ns + over;
+      at += std::ceil((t - at) / step) * step;
+      before = at - step;
+    }
+    return std::pair{before, at};
   };
+  // Where in its interval the event lands is not in the plan: it is set by the other side's
+  // timeline, and a few per cent of jitter over the milliseconds before it spans the whole
+  // interval. So the wait is the expected one, half the interval (a uniform phase).
+  const auto expected_wait = [](std::pair<double, double> interval) { return (interval.second - interval.first) / 2.0; };
   const Slot& slot = slots_[static_cast<std::size_t>(s)];
   const auto now = static_cast<double>(now_ns), posted = static_cast<double>(posted_ns);
-  double at = 0.0;
+  double wait = 0.0;
   if (slot.kernels_running > 0) {
     // Backing off since the rank started computing (polling every first before).
-    at = backed_off(std::max(posted, static_cast<double>(slot.busy_since)), now);
+    wait = expected_wait(backed_off(std::max(posted, static_cast<double>(slot.busy_since)), now));
   } else {
     // Every first since the rank stopped computing: from the post, or from the first poll after
     // the stop on the schedule the thread backed off on.
     const auto idle = static_cast<double>(slot.idle_since);
-    const double from =
-        idle <= posted ? posted : backed_off(std::max(posted, static_cast<double>(slot.busy_since)), idle);
     const double step = poll_.first_ns + over;
-    at = from >= now ? from : from + std::ceil((now - from) / step) * step;
+    if (idle <= posted) {
+      wait = step / 2.0;
+    } else {
+      const auto last = backed_off(std::max(posted, static_cast<double>(slot.busy_since)), idle);
+      wait = last.second >= now ? expected_wait(backed_off(std::max(posted, static_cast<double>(slot.busy_since)), now))
+                                 : step / 2.0;
+    }
   }
-  return static_cast<std::int64_t>(std::llround(at - now));
+  return static_cast<std::int64_t>(std::llround(wait));
 }
 
 std::int64_t Workload::idle_delay_ns(std::int32_t s, TimeNs send_post_ns) const {

@@ -151,11 +151,13 @@ class Workload {
   // Collectives finish at once: the delay is measured on transfers, and the CPU validation runs
   // show none for a collective that ends during a kernel (docs/VALIDATION.md).
   // Returns whether the op is held.
-  // An op that waited for its peer (posted first) is first held until the first poll of its
-  // schedule (poll_) at or after the transfer's end: `poll_late` ns, a non-slowable action.
+  // An op that waited for its peer (posted first) is first held until its thread's poll after the
+  // transfer's end (poll_late_ns, plus the busy-core delay for a receive on a computing rank):
+  // `poll_late` ns, a non-slowable action.
   bool transfer_done(TimeNs now_ns, std::int32_t slot, std::int32_t op, std::int64_t poll_late = 0);
-  // ns from `now_ns` to the first poll at or after it of an op of `slot` posted at `posted_ns`
-  // (SimulationOptions::comm_poll); 0 without a poll schedule.
+  // Expected ns from `now_ns` to the next poll of an op of `slot` posted at `posted_ns`
+  // (SimulationOptions::comm_poll): half the interval between the polls around `now_ns`; 0
+  // without a poll schedule.
   std::int64_t poll_late_ns(std::int32_t slot, TimeNs now_ns, TimeNs posted_ns) const;
   // Extra ns of a transfer into `slot` whose send was posted at `send_post_ns` (idle_delay_): by
   // how long the slot had run no kernel then; 0 when it was computing.

@@ -354,9 +354,11 @@ TEST(Simulate, AWaitingOpIsSeenDoneAtItsNextPoll) {
   // Rank 1 posts its recv at once; rank 0 sends after a 1 ms delay. The transfer (a + S/B on
   // NVSwitch, as above) ends t after the send's post. The CPU executor's waiting thread tests at
   // its post and after each sleep: 10 us while its rank runs no kernel, else 10 us doubling to
-  // 200 us; each sleep lasts 5 us (the overshoot) longer. Rank 1 runs no kernel: its recv is seen at the first
-  // multiple of 15 us after its post at or after the transfer's end. The sender, which posted last
-  // and whose delay (not a kernel) has ended, then sees the rendezvous done on its own 15 us grid.
+  // 200 us; each sleep lasts 5 us (the overshoot) longer. Where between two polls the transfer
+  // ends is set by the other rank's timeline, so the engine charges the expected wait, half the
+  // interval. Rank 1 runs no kernel: its recv is seen 7.5 us (half of 15 us) after the transfer's
+  // end. The sender, which posted last and whose delay (not a kernel) has ended, then sees the
+  // rendezvous done on its own 15 us grid, 7.5 us later again.
   PlanBuilder b(2);
   b.group(GroupKind::pp, {0, 1});
   const auto p0 = b.program("a", {StreamKind::compute, StreamKind::comm});
@@ -368,15 +370,12 @@ TEST(Simulate, AWaitingOpIsSeenDoneAtItsNextPoll) {
   const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
   SimulationOptions o;
   o.comm_poll = engine::PollSchedule{10'000.0, 200'000.0, 5'000.0};
-  const auto next_on_grid = [](std::int64_t origin, std::int64_t step, std::int64_t at) {
-    return origin + (at - origin + step - 1) / step * step;
-  };
   const auto trace = engine::simulate(b.build(), test_hardware(1, 2), o);
-  const std::int64_t post = span(trace, 0, s).start_ns, r_post = span(trace, 1, r).start_ns;
+  const std::int64_t post = span(trace, 0, s).start_ns;
   ASSERT_GE(post, 1'000'000);
-  const std::int64_t recv_seen = next_on_grid(r_post, 15'000, post + t);
-  EXPECT_EQ(span(trace, 1, r).end_ns, recv_seen);
-  EXPECT_EQ(span(trace, 0, s).end_ns, next_on_grid(post, 15'000, recv_seen));
+  ASSERT_EQ(span(trace, 1, r).start_ns, 0);
+  EXPECT_EQ(span(trace, 1, r).end_ns, post + t + 7'500);
+  EXPECT_EQ(span(trace, 0, s).end_ns, post + t + 15'000);
   EXPECT_EQ(trace.extra["comm_poll_ns"]["cap"], 200'000.0);
   EXPECT_EQ(trace.extra["comm_poll_ns"]["overshoot"], 5'000.0);
 
@@ -414,11 +413,14 @@ plan::Trace simulate_recv_beside_a_gemm(std::int64_t gemm_size, const Simulation
 TEST(Simulate, AWaitingThreadBacksOffWhileItsRankComputes) {
   // As above, but rank 1 also runs a GEMM from the start, so its waiting thread backs off: polls at
   // 0, 15, 40, 85, 170, 335 us (sleeps of 10, 20, 40, 80, 160 us, each 5 us longer), then every
-  // 205 us (200 + 5), until its first poll after the GEMM ends; from then on every 15 us.
+  // 205 us (200 + 5), until its first poll after the GEMM ends; from then on every 15 us. The recv
+  // is seen half the interval between the polls around the transfer's end after that end (the
+  // expected wait, as above).
   const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
-  const auto run = [](std::int64_t gemm_size) {
+  const auto run = [](std::int64_t gemm_size, double busy_delay_ns = 0.0) {
     SimulationOptions o;
     o.comm_poll = engine::PollSchedule{10'000.0, 200'000.0, 5'000.0};
+    o.comm_busy_delay_ns = busy_delay_ns;
     return simulate_recv_beside_a_gemm(gemm_size, o);
   };
   const std::vector<std::int64_t> backed_off = {0,       15'000,  40'000,  85'000,    170'000,   335'000,
@@ -426,29 +428,41 @@ TEST(Simulate, AWaitingThreadBacksOffWhileItsRankComputes) {
   const auto first_at_or_after = [&](std::int64_t at) {
     return *std::lower_bound(backed_off.begin(), backed_off.end(), at);
   };
-  // The GEMM outlasts the transfer: the recv is seen at the back-off grid's first poll after it.
+  const auto half_interval_around = [&](std::int64_t at) {
+    const auto next = std::lower_bound(backed_off.begin(), backed_off.end(), at);
+    return (*next - *std::prev(next)) / 2;
+  };
+  // The GEMM outlasts the transfer: the recv is seen half a back-off interval after it.
   {
     const auto trace = run(8192);
     const std::int64_t end = span(trace, 0, 1).start_ns + t;
     ASSERT_EQ(span(trace, 1, 1).start_ns, 0);
     ASSERT_GT(span(trace, 1, 0).end_ns, 1'565'000);
     ASSERT_LT(end, 1'565'000);
-    EXPECT_EQ(span(trace, 1, 1).end_ns, first_at_or_after(end));
+    ASSERT_GT(end, 540'000);  // in the capped part: half of 205 us
+    EXPECT_EQ(span(trace, 1, 1).end_ns, end + 102'500);
+    EXPECT_EQ(half_interval_around(end), 102'500);
+    // The receiver then moves the data on a core its GEMM shares: the busy-core delay longer.
+    const auto busy = run(8192, 30'000.0);
+    EXPECT_EQ(span(busy, 1, 1).end_ns, end + 102'500 + 30'000);
   }
-  // The GEMM ends before: the recv is seen on the 15 us grid from the thread's first poll after
-  // the GEMM's end when that poll came before the transfer's end, else at that poll.
+  // The GEMM ends before: the thread polls every 15 us from its first poll after the GEMM's end;
+  // when that poll came before the transfer's end, the recv is seen 7.5 us after it, and no
+  // busy-core delay applies.
   {
-    const auto trace = run(4096);
+    const auto trace = run(4096, 30'000.0);
     const std::int64_t gemm_end = span(trace, 1, 0).end_ns, end = span(trace, 0, 1).start_ns + t;
     ASSERT_GT(gemm_end, 170'000);
-    const std::int64_t from = first_at_or_after(gemm_end);
-    ASSERT_LT(from, end);
-    EXPECT_EQ(span(trace, 1, 1).end_ns, from + (end - from + 14'999) / 15'000 * 15'000);
-    const auto late = run(4608);  // the GEMM ends between the grid poll at 950 us and the transfer's end
+    ASSERT_LT(first_at_or_after(gemm_end), end);
+    EXPECT_EQ(span(trace, 1, 1).end_ns, end + 7'500);
+    // The GEMM ends between the grid poll at 950 us and the transfer's end, and the next poll on
+    // the back-off grid comes after the transfer's end: half that back-off interval.
+    const auto late = run(4608);
     const std::int64_t late_gemm_end = span(late, 1, 0).end_ns, late_end = span(late, 0, 1).start_ns + t;
     ASSERT_LT(late_gemm_end, late_end);
+    ASSERT_GT(late_gemm_end, 950'000);
     ASSERT_GT(first_at_or_after(late_gemm_end), late_end);
-    EXPECT_EQ(span(late, 1, 1).end_ns, first_at_or_after(late_gemm_end));
+    EXPECT_EQ(span(late, 1, 1).end_ns, late_end + 102'500);
   }
 }
 

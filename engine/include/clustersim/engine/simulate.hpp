@@ -131,11 +131,15 @@ struct SimulationOptions {
   // overlap.comm_idle_delay with "calibrated", else none.
   std::optional<std::vector<plan::IdleDelaySample>> comm_idle_delay;
   // How a waiting communication thread polls (plan::PollSchedule). A send or recv posted before
-  // its peer's is seen done at the first poll of its schedule at or after its transfer ends: every
-  // first_ns + overshoot_ns while its rank runs no kernel; while it does, from the post or the kernels' start (the later), at 0, then after
-  // sleeps of first_ns doubling to cap_ns, each overshoot_ns longer. Its peer of a rendezvous,
-  // held with it, follows on its own schedule. Unset: the calibration profile's host.poll_* with
-  // "calibrated", else none.
+  // its peer's is seen done at a poll of its schedule after its transfer ends: every
+  // first_ns + overshoot_ns while its rank runs no kernel; while it does, from the post or the
+  // kernels' start (the later), at 0, then after sleeps of first_ns doubling to cap_ns, each
+  // overshoot_ns longer. Where between two polls the transfer ends is set by the other rank's
+  // timeline, which the plan does not fix to a few us, so the engine charges the expected wait:
+  // half the interval between the polls around the transfer's end. A receive that waited on a
+  // computing rank then moves the data on the shared core: comm_busy_delay_ns longer. Its peer of
+  // a rendezvous, held with it, follows on its own schedule. Unset: the calibration profile's
+  // host.poll_* with "calibrated", else none.
   std::optional<PollSchedule> comm_poll;
   bool record_wall_time = true;  // false: summary.wall_time_s = 0, for byte-identical traces
   // Called now and then with the fraction of ops done (0..1); return false to cancel (throws Error).
