@@ -147,6 +147,7 @@ CommandEntry add_validate(CLI::App& app) {
         sim.cost_model = "roofline";
         sim.profile.reset();
       }
+      sim.keep_noise_comm = true;  // the transfer's median over the noise samples, as the run's over steps
       const plan::Trace predicted = engine::simulate(plan, models::hardware_of(loaded.scenario), sim);
       if (!args->predicted_out.empty())
         write_text_file(args->predicted_out, [&](std::ostream& os) { os << plan::to_json(predicted).dump() << '\n'; });

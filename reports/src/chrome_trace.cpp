@@ -144,9 +144,13 @@ void write_chrome_trace(const plan::Trace& trace, std::ostream& out) {
                     rank, tid, tid));
   };
 
-  // Comm spans per rank, so each rank's tracks are written together.
+  // Comm spans per rank, so each rank's tracks are written together; only those of the ops' steps
+  // (a prediction may keep other rank-noise samples' as further steps: keep_noise_comm).
+  std::set<std::int32_t> op_steps;
+  for (const auto& s : trace.ops) op_steps.insert(s.step);
   std::map<std::int32_t, std::vector<const plan::CommSpan*>> comm_by_rank;
-  for (const auto& c : trace.comm) comm_by_rank[c.rank].push_back(&c);
+  for (const auto& c : trace.comm)
+    if (op_steps.empty() || op_steps.count(c.step)) comm_by_rank[c.rank].push_back(&c);
 
   std::set<std::int32_t> described;
   for (std::size_t slot = 0; slot < index.slots(); ++slot) {

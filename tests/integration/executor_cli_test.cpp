@@ -139,8 +139,16 @@ TEST_F(ExecutorCli, TargetedCalibrationCoversEveryOpOfTheScenario) {
     }
   }
   bool bucket = false;  // the data-parallel gradient all-reduce, at its exact size
-  for (const auto& c : profile->collectives)
-    bucket |= c.type == CollectiveType::all_reduce && c.ranks == 2 && c.dtype == DType::fp32 && c.bytes > (1 << 20);
+  for (const auto& c : profile->collectives) {
+    if (!(c.type == CollectiveType::all_reduce && c.ranks == 2 && c.dtype == DType::fp32 && c.bytes > (1 << 20)))
+      continue;
+    bucket = true;
+    // with how much longer it takes when a rank arrived 0.5, 1, 2 and 4 ms early (the reader
+    // checked the order and that every delay is >= 0)
+    ASSERT_EQ(c.idle_delay.size(), 4u);
+    EXPECT_DOUBLE_EQ(c.idle_delay[0].idle_ns, 0.5e6);
+    EXPECT_DOUBLE_EQ(c.idle_delay[3].idle_ns, 4e6);
+  }
   EXPECT_TRUE(bucket);
   // per-round speeds of the two ranks, each round's factors averaging 1
   ASSERT_FALSE(profile->rank_compute_factor_samples.empty());

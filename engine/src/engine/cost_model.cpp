@@ -3,6 +3,7 @@
 // what the profile does not cover, reported as a fallback).
 #include "clustersim/engine/cost_model.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <functional>
@@ -274,6 +275,19 @@ class Calibrated final : public CostModel {
   }
   std::optional<PollSchedule> comm_poll() const override {
     return profile_->host.poll;
+  }
+  // The measured sample of the same type, group size and dtype nearest in bytes (log distance).
+  std::vector<plan::IdleDelaySample> collective_idle_delay(CollectiveType type, std::int32_t ranks,
+                                                           std::int64_t bytes, DType dtype) const override {
+    const plan::CollectiveSample* best = nullptr;
+    double best_distance = 0.0;
+    for (const auto& c : profile_->collectives) {
+      if (c.idle_delay.empty() || c.type != type || c.ranks != ranks || c.dtype != dtype) continue;
+      const double d = std::fabs(std::log(static_cast<double>(std::max<std::int64_t>(bytes, 1)) /
+                                          static_cast<double>(c.bytes)));
+      if (best == nullptr || d < best_distance) best = &c, best_distance = d;
+    }
+    return best == nullptr ? std::vector<plan::IdleDelaySample>{} : best->idle_delay;
   }
 
   nlohmann::json describe() const override {

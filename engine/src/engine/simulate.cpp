@@ -328,7 +328,19 @@ plan::Trace simulate(const plan::Plan& plan, const plan::Hardware& hardware, con
   auto at = [&](double q) {
     return runs[order[static_cast<std::size_t>(std::lround(q * static_cast<double>(order.size() - 1)))]].summary.step_time_s;
   };
-  plan::Trace median = std::move(runs[order[order.size() / 2]]);
+  const std::size_t mid = order[order.size() / 2];
+  plan::Trace median = std::move(runs[mid]);
+  if (options.keep_noise_comm) {
+    std::int32_t step = 1;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      if (i == mid) continue;
+      for (plan::CommSpan& c : runs[i].comm) {
+        c.step = step;
+        median.comm.push_back(std::move(c));
+      }
+      ++step;
+    }
+  }
   median.extra["rank_noise"] = {{"samples", runs.size()},
                                 {"step_time_s", {{"p10", at(0.1)}, {"p50", at(0.5)}, {"p90", at(0.9)}}},
                                 {"source", "calibration rounds: per-rank compute factors (profile rank_compute_factor_samples)"}};

@@ -107,6 +107,17 @@ OpTable build_op_table(const plan::Plan& plan, std::int32_t program, const CostM
         const auto& p = std::get<plan::CollectiveParams>(op.params);
         t.comm[i] = {p.type, p.group, 0, 0, p.bytes, p.dtype};
         t.comm_ordinal[i] = t.comm_count++;
+        // Groups of one kind have one size in the plans the builder makes: the first one's.
+        const auto g = std::find_if(plan.groups.begin(), plan.groups.end(),
+                                    [&](const plan::Group& x) { return x.kind == p.group; });
+        if (g != plan.groups.end()) {
+          auto delay =
+              cost.collective_idle_delay(p.type, static_cast<std::int32_t>(g->ranks.size()), p.bytes, p.dtype);
+          if (!delay.empty()) {
+            t.comm[i].idle_delay = static_cast<std::int32_t>(t.idle_delays.size());
+            t.idle_delays.push_back(std::move(delay));
+          }
+        }
         break;
       }
       case OpTag::send:
@@ -156,7 +167,9 @@ Workload::Workload(const plan::Plan& plan, const plan::RankGroups& groups, const
     slots_.push_back(std::move(slot));
   }
   pending_.resize(static_cast<std::size_t>(ops));
-  if (busy_delay_ns_ > 0.0 || poll_.first_ns > 0.0 || !idle_delay_.empty()) {
+  const bool collective_idle =
+      std::any_of(slots_.begin(), slots_.end(), [](const Slot& x) { return !x.table->idle_delays.empty(); });
+  if (busy_delay_ns_ > 0.0 || poll_.first_ns > 0.0 || !idle_delay_.empty() || collective_idle) {
     held_.assign(static_cast<std::size_t>(ops), kNotHeld);
     partner_.assign(static_cast<std::size_t>(ops), -1);
   }
@@ -328,6 +341,12 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
         const Token op = arrivals_[static_cast<std::size_t>(vg.arrivals_offset + i)];
         const auto slot = static_cast<std::int32_t>(op >> 32);
         compute_.transfer_finished(now_ns, slot);
+        if (vg.idle_extra_ns > 0) {  // held as a late poll: not slowed, not slowing
+          const auto o = static_cast<std::int32_t>(op & 0xffffffff);
+          held_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(slot)].base + o)] = kPollHeld;
+          compute_.start(now_ns, slot, static_cast<double>(vg.idle_extra_ns), false, op_token(slot, o));
+          continue;
+        }
         finish(now_ns, slot, static_cast<std::int32_t>(op & 0xffffffff));
       }
       vg.arrived = 0;
@@ -575,6 +594,18 @@ void Workload::arrive(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   }
   arrivals_[static_cast<std::size_t>(vg.arrivals_offset + vg.arrived++)] = op_token(s, op);
   if (vg.arrived < vg.needed) return;
+  // A member that arrived first and ran no kernel since makes the whole collective slower, by the
+  // longest such idling (CostModel::collective_idle_delay).
+  vg.idle_extra_ns = 0;
+  if (c.idle_delay >= 0) {
+    TimeNs idle = 0;
+    for (std::int32_t i = 0; i < vg.arrived; ++i) {
+      const Slot& m = slots_[static_cast<std::size_t>(arrivals_[static_cast<std::size_t>(vg.arrivals_offset + i)] >> 32)];
+      if (m.kernels_running == 0) idle = std::max(idle, now_ns - m.idle_since);
+    }
+    vg.idle_extra_ns = static_cast<std::int64_t>(std::llround(
+        plan::idle_delay_ns(slot.table->idle_delays[static_cast<std::size_t>(c.idle_delay)], static_cast<double>(idle))));
+  }
   network_.start_collective(now_ns, vg.type, vg.group_id, vg.bytes, vg.dtype, kCollectiveToken | v);
   for (std::int32_t i = 0; i < vg.arrived; ++i) {
     const Token member = arrivals_[static_cast<std::size_t>(vg.arrivals_offset + i)];

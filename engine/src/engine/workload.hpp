@@ -34,6 +34,7 @@ struct CommInfo {
   std::int32_t tag = 0;  // p2p only
   std::int64_t bytes = 0;
   DType dtype = DType::fp32;  // collectives only
+  std::int32_t idle_delay = -1;  // collectives: index into OpTable::idle_delays, -1 for none
 };
 
 // Everything about one program the event loop needs, computed once.
@@ -58,6 +59,8 @@ struct OpTable {
   std::int32_t p2p_count = 0;
   std::vector<std::int32_t> comm_ordinal;  // per op: index among the program's communication ops, -1 otherwise
   std::int32_t comm_count = 0;
+  // CostModel::collective_idle_delay of the program's collectives (CommInfo::idle_delay).
+  std::vector<std::vector<plan::IdleDelaySample>> idle_delays;
 };
 
 // Fallbacks a cost model reported while tabulating: description -> (ops, an example op name).
@@ -127,6 +130,7 @@ class Workload {
     CollectiveType type = CollectiveType::all_reduce;
     std::int64_t bytes = 0;
     DType dtype = DType::fp32;
+    std::int64_t idle_extra_ns = 0;  // the open collective's extra for its members' idling
   };
   struct Channel {  // p2p from one slot to another with one tag
     std::int32_t from = 0, to = 0, tag = 0;

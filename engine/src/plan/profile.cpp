@@ -134,6 +134,27 @@ std::vector<ByteTimeSample> byte_time_from(const json& a, const std::string& pat
   return out;
 }
 
+json idle_delay_list(const std::vector<IdleDelaySample>& samples) {
+  json a = json::array();
+  for (const auto& s : samples) a.push_back({{"idle_ns", s.idle_ns}, {"delay_ns", s.delay_ns}});
+  return a;
+}
+
+std::vector<IdleDelaySample> idle_delay_from(const json& a, const std::string& path) {
+  if (!a.is_array()) throw InputError(path, describe_value(a), "an array of {idle_ns, delay_ns}");
+  std::vector<IdleDelaySample> out;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ObjectReader s(a[i], path + "[" + std::to_string(i) + "]");
+    IdleDelaySample d;
+    d.idle_ns = s.number("idle_ns", 1e-9, 1e15);
+    d.delay_ns = s.number("delay_ns", 0.0, 1e12);
+    s.finish();
+    out.push_back(d);
+  }
+  check_idle_delay(out, path);
+  return out;
+}
+
 }  // namespace
 
 json probe_to_json(const MachineProbe& p) {
@@ -169,15 +190,17 @@ json to_json(const CalibrationProfile& p) {
   json memory = json::object();
   for (const auto& [key, samples] : p.memory) memory[key] = byte_time_list(samples);
   json collectives = json::array();
-  for (const auto& c : p.collectives)
-    collectives.push_back({{"type", to_string(c.type)},
-                           {"ranks", c.ranks},
-                           {"bytes", c.bytes},
-                           {"time_ns", c.time_ns},
-                           {"placement", kPlacementNames[static_cast<int>(c.placement)]},
-                           {"dtype", to_string(c.dtype)}});
-  json idle_delay = json::array();
-  for (const auto& s : p.overlap_comm_idle_delay) idle_delay.push_back({{"idle_ns", s.idle_ns}, {"delay_ns", s.delay_ns}});
+  for (const auto& c : p.collectives) {
+    json sample = {{"type", to_string(c.type)},
+                   {"ranks", c.ranks},
+                   {"bytes", c.bytes},
+                   {"time_ns", c.time_ns},
+                   {"placement", kPlacementNames[static_cast<int>(c.placement)]},
+                   {"dtype", to_string(c.dtype)}};
+    if (!c.idle_delay.empty()) sample["idle_delay"] = idle_delay_list(c.idle_delay);
+    collectives.push_back(std::move(sample));
+  }
+  const json idle_delay = idle_delay_list(p.overlap_comm_idle_delay);
   json ops = json::array();
   for (const auto& o : p.ops) ops.push_back({{"signature", o.signature}, {"example", o.example}, {"time_ns", o.time_ns}});
   json out = {{"schema", p.schema},
@@ -265,6 +288,8 @@ CalibrationProfile profile_from_json(const json& j) {
       s.placement =
           c.choice_or("placement", "intra", {"intra", "inter"}) == "intra" ? Placement::intra : Placement::inter;
       if (c.has("dtype")) s.dtype = c.enumeration<DType>("dtype");
+      if (const json* a = c.find("idle_delay"))
+        s.idle_delay = idle_delay_from(*a, "collectives[" + std::to_string(i) + "].idle_delay");
       c.finish();
       p.collectives.push_back(s);
     }
@@ -327,18 +352,7 @@ CalibrationProfile profile_from_json(const json& j) {
     ObjectReader o(*v, "overlap");
     p.overlap_compute_slowdown = o.number_or("compute_slowdown", 1.0, 1.0, 100.0);
     p.overlap_comm_busy_delay_ns = o.number_or("comm_busy_delay_ns", 0.0, 0.0, 1e12);
-    if (const json* a = o.find("comm_idle_delay")) {
-      if (!a->is_array()) throw InputError("overlap.comm_idle_delay", describe_value(*a), "an array of {idle_ns, delay_ns}");
-      for (std::size_t i = 0; i < a->size(); ++i) {
-        ObjectReader s((*a)[i], "overlap.comm_idle_delay[" + std::to_string(i) + "]");
-        IdleDelaySample d;
-        d.idle_ns = s.number("idle_ns", 1e-9, 1e15);
-        d.delay_ns = s.number("delay_ns", 0.0, 1e12);
-        s.finish();
-        p.overlap_comm_idle_delay.push_back(d);
-      }
-      check_idle_delay(p.overlap_comm_idle_delay, "overlap.comm_idle_delay");
-    }
+    if (const json* a = o.find("comm_idle_delay")) p.overlap_comm_idle_delay = idle_delay_from(*a, "overlap.comm_idle_delay");
     o.finish();
   }
   p.kernel_overhead_ns = r.number_or("kernel_overhead_ns", 0.0, 0.0, 1e12);

@@ -480,7 +480,7 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
         }
         comms.world().all_reduce_f64(&t, 1, ReduceKind::max);
         prof.collectives.push_back(
-            {type, n, count * 4, t, intra[si] > 0.5 ? plan::Placement::intra : plan::Placement::inter});
+            {type, n, count * 4, t, intra[si] > 0.5 ? plan::Placement::intra : plan::Placement::inter, DType::fp32, {}});
       }
     }
     if (n == 2 || (n == world && sizes.size() == 1)) {

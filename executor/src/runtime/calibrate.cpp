@@ -1051,6 +1051,46 @@ double idle_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t b
   return mine;
 }
 
+// How much longer a collective takes when a member arrived first and idled, its wait polling and
+// its rank computing nothing, while the others computed: a data-parallel rank that finishes its
+// backward pass first waits so for the gradient all-reduce. On the development VM a 1.75 MiB
+// all-reduce took 430-500 us with its ranks up to 1 ms apart and 770-800 us 3 ms apart
+// (tools/collective-skew.cpp, waits polling every 10 us). After a barrier, member 0 posts at once
+// and the others spin for `idle` before they post; the later members' time to completion (the
+// comparison's transfer), the median over repetitions averaged over them, minus the same with no
+// spin, at each of `idles` ns.
+std::vector<plan::IdleDelaySample> idle_collective_delay(Communicator& comm, Communicator& world, CollectiveType type,
+                                                         std::int64_t bytes, DType dtype,
+                                                         const std::vector<double>& idles) {
+  constexpr int reps = 11;
+  const std::vector<std::byte> fresh = ones(bytes, dtype);
+  std::vector<std::byte> a = fresh, b(static_cast<std::size_t>(bytes));
+  const auto late_ns = [&](double idle_ns) {
+    std::vector<double> t;
+    for (int r = 0; r <= reps; ++r) {
+      std::memcpy(a.data(), fresh.data(), fresh.size());
+      world.barrier();
+      if (comm.index() == 0) {
+        run_collective(comm, type, bytes, dtype, a.data(), b.data());
+        continue;
+      }
+      const auto t0 = Clock::now();
+      while (seconds_since(t0) * 1e9 < idle_ns) {
+      }
+      const auto t1 = Clock::now();
+      run_collective(comm, type, bytes, dtype, a.data(), b.data());
+      if (r > 0) t.push_back(seconds_since(t1) * 1e9);  // the first is a warm-up
+    }
+    double mine = comm.index() == 0 ? 0.0 : median_of(std::move(t));
+    world.all_reduce_f64(&mine, 1, ReduceKind::sum);
+    return mine / (comm.size() - 1);
+  };
+  const double together = late_ns(0.0);
+  std::vector<plan::IdleDelaySample> out;
+  for (const double idle : idles) out.push_back({idle, std::max(0.0, late_ns(idle) - together)});
+  return out;
+}
+
 // Collectives over the first n ranks for n = 2, 4, ... and the world, at the grid's sizes in fp32
 // and at the exact (type, group size, bytes, dtype) of the target plans; one-way transfers between
 // ranks 0 and 1 at the grid's and the targets' sizes. Every time is an isolated operation
@@ -1109,14 +1149,17 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
         for (CollectiveType type : types) {
           progress("collectives", static_cast<double>(done++) / static_cast<double>(total));
           prof.collectives.push_back(
-              {type, n, b, collective_ns(type, b, DType::fp32), placement});
+              {type, n, b, collective_ns(type, b, DType::fp32), placement, DType::fp32, {}});
         }
       }
     for (const auto& [type, ranks, bytes, dtype] : targets.collectives) {
       if (ranks != n) continue;
       progress("collectives", static_cast<double>(done++) / static_cast<double>(total));
-      plan::CollectiveSample c{type, n, bytes, collective_ns(type, bytes, dtype), placement};
-      c.dtype = dtype;
+      plan::CollectiveSample c{type, n, bytes, collective_ns(type, bytes, dtype), placement, dtype, {}};
+      // Over every rank, as a run's gradient collectives, whose ranks arrive apart; with waits that
+      // poll (the MPI communicators).
+      if (n == world && prof.host.poll.first_ns > 0.0 && type != CollectiveType::all_to_all)
+        c.idle_delay = idle_collective_delay(*mine, comms.world(), type, bytes, dtype, {0.5e6, 1e6, 2e6, 4e6});
       prof.collectives.push_back(c);
     }
     if (n == 2) {

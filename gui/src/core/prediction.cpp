@@ -53,6 +53,7 @@ PredictionPtr predict(const models::Scenario& scenario, std::uint64_t revision, 
   engine::SimulationOptions options = simulation_options_for(scenario);
   options.record_ops = record_ops;
   options.record_memory_timeline = record_ops;
+  options.keep_noise_comm = true;  // a validation against a run compares the median transfer
   bool stopped = false;
   if (cancelled) {
     options.progress = [&](double) {

@@ -935,8 +935,8 @@ TEST(Simulate, ExactOpsAndHostOverheadsOfATargetedProfile) {
 // element: it does not take half the fp32 time); without one, the fp32 series at the same bytes.
 TEST(Simulate, CalibratedCollectivesFollowTheirDtype) {
   auto profile = std::make_shared<plan::CalibrationProfile>();
-  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 100'000.0, plan::Placement::intra}};
-  plan::CollectiveSample bf16{CollectiveType::all_reduce, 2, 1'000'000, 180'000.0, plan::Placement::intra};
+  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 100'000.0, plan::Placement::intra, DType::fp32, {}}};
+  plan::CollectiveSample bf16{CollectiveType::all_reduce, 2, 1'000'000, 180'000.0, plan::Placement::intra, DType::fp32, {}};
   bf16.dtype = DType::bf16;
   auto run = [&](DType dtype) {
     PlanBuilder b(2);
@@ -965,7 +965,7 @@ TEST(Simulate, CalibratedCollectivesFollowTheirDtype) {
 TEST(Simulate, ProfileRankFactorsSlowTheirRankAndTheOthersWait) {
   auto profile = std::make_shared<plan::CalibrationProfile>();
   profile->gemm = {{DType::fp32, 256, 256, 256, 100'000.0}};
-  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 50'000.0, plan::Placement::intra}};
+  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 50'000.0, plan::Placement::intra, DType::fp32, {}}};
   profile->rank_compute_factor = {1.2, 0.8};
   auto build = [](std::int32_t world) {
     PlanBuilder b(world);
@@ -994,7 +994,7 @@ TEST(Simulate, ProfileRankFactorsSlowTheirRankAndTheOthersWait) {
 TEST(Simulate, RankSpeedSamplesGiveTheMedianStepAndItsSpread) {
   auto profile = std::make_shared<plan::CalibrationProfile>();
   profile->gemm = {{DType::fp32, 256, 256, 256, 100'000.0}};
-  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 50'000.0, plan::Placement::intra}};
+  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 50'000.0, plan::Placement::intra, DType::fp32, {}}};
   profile->rank_compute_factor = {1.1, 1.0};  // the mean: not used when samples are present
   profile->rank_compute_factor_samples = {{1.0, 1.0}, {1.3, 1.0}, {1.0, 1.1}};
   PlanBuilder b(2);
@@ -1013,6 +1013,61 @@ TEST(Simulate, RankSpeedSamplesGiveTheMedianStepAndItsSpread) {
   EXPECT_EQ(t.extra["rank_noise"]["samples"], 3);
   EXPECT_NEAR(t.extra["rank_noise"]["step_time_s"]["p10"].get<double>(), 150e-6, 1e-12);
   EXPECT_NEAR(t.extra["rank_noise"]["step_time_s"]["p90"].get<double>(), 180e-6, 1e-12);
+  EXPECT_TRUE(std::all_of(t.comm.begin(), t.comm.end(), [](const plan::CommSpan& c) { return c.step == 0; }));
+
+  // Keeping every sample's communication: the median sample's as step 0, the others' as steps 1
+  // and 2 in sample order. Each all-reduce ends 50 us after the later arrival: at 160, 150 and 180 us.
+  // The first sample's ranks run alike: it is simulated on one representative, rank 0.
+  o.keep_noise_comm = true;
+  const auto all = engine::simulate(b.build(), test_hardware(1, 2), o);
+  std::map<std::int32_t, std::vector<std::int64_t>> ends;
+  for (const auto& c : all.comm) ends[c.step].push_back(c.end_ns);
+  ASSERT_EQ(ends.size(), 3u);
+  EXPECT_EQ(ends[0], (std::vector<std::int64_t>{160'000, 160'000}));
+  EXPECT_EQ(ends[1], (std::vector<std::int64_t>{150'000}));
+  EXPECT_EQ(ends[2], (std::vector<std::int64_t>{180'000, 180'000}));
+  EXPECT_EQ(all.ops.size(), t.ops.size());
+  EXPECT_NEAR(all.summary.step_time_s, 160e-6, 1e-12);
+}
+
+// A member that arrived first and idled makes the collective slower by the profile's
+// collectives[].idle_delay, interpolated at the longest idling (from 0 extra at 0).
+TEST(Simulate, ACollectiveWhoseMemberIdledTakesItsIdleDelayLonger) {
+  auto profile = std::make_shared<plan::CalibrationProfile>();
+  profile->gemm = {{DType::fp32, 256, 256, 256, 100'000.0}};
+  plan::CollectiveSample ar{CollectiveType::all_reduce, 2, 1'000'000, 50'000.0, plan::Placement::intra, DType::fp32, {}};
+  profile->rank_compute_factor = {1.2, 0.8};  // rank 1's GEMM ends 40 us before rank 0's
+  PlanBuilder b(2);
+  b.group(GroupKind::dp, {0, 1});
+  const auto p = b.program("p");
+  b.gemm(p, 0, 256, 256, 256, DType::fp32);
+  const auto c = b.collective(p, 0, CollectiveType::all_reduce, GroupKind::dp, 1'000'000);
+  std::get<plan::CollectiveParams>(b.at(p, c).params).dtype = DType::fp32;
+  b.assign(1, p);
+  SimulationOptions o;
+  o.cost_model = "calibrated";
+  o.profile = profile;
+  const auto run = [&](std::vector<plan::IdleDelaySample> delay) {
+    ar.idle_delay = std::move(delay);
+    profile->collectives = {ar};
+    return engine::simulate(b.build(), test_hardware(1, 2), o);
+  };
+  const auto plain = run({});
+  EXPECT_EQ(duration(plain, 1, 1), 40'000 + 50'000);
+  // Rank 1 idled 40 us: 20 us extra after 100 us, so 8 us; rank 0 arrived from its GEMM (0 idle).
+  const auto idled = run({{100'000.0, 20'000.0}, {1'000'000.0, 60'000.0}});
+  EXPECT_EQ(duration(idled, 0, 1), 50'000 + 8'000);
+  EXPECT_EQ(duration(idled, 1, 1), 40'000 + 50'000 + 8'000);
+  // Beyond the last sample the delay holds: a 10 us sample gives 20 us.
+  const auto held = run({{10'000.0, 20'000.0}});
+  EXPECT_EQ(duration(held, 0, 1), 50'000 + 20'000);
+  // Another dtype's samples do not apply to this fp32 all-reduce.
+  plan::CollectiveSample bf16 = ar;
+  bf16.dtype = DType::bf16;
+  bf16.idle_delay = {{10'000.0, 20'000.0}};
+  ar.idle_delay.clear();
+  profile->collectives = {ar, bf16};
+  EXPECT_EQ(duration(engine::simulate(b.build(), test_hardware(1, 2), o), 0, 1), 50'000);
 }
 
 TEST(Simulate, CalibratedProfileTimesOpsAndCollectives) {
@@ -1020,8 +1075,8 @@ TEST(Simulate, CalibratedProfileTimesOpsAndCollectives) {
   profile->device = "test cpu";
   profile->gemm = {{DType::fp32, 256, 256, 256, 200'000.0}, {DType::fp32, 512, 512, 512, 1'200'000.0}};
   profile->memory["elementwise:gelu"] = {{1 << 20, 50'000.0}, {4 << 20, 150'000.0}};
-  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 100'000.0, plan::Placement::intra},
-                          {CollectiveType::all_reduce, 2, 4'000'000, 300'000.0, plan::Placement::intra}};
+  profile->collectives = {{CollectiveType::all_reduce, 2, 1'000'000, 100'000.0, plan::Placement::intra, DType::fp32, {}},
+                          {CollectiveType::all_reduce, 2, 4'000'000, 300'000.0, plan::Placement::intra, DType::fp32, {}}};
   profile->overlap_compute_slowdown = 1.0;
   PlanBuilder b(2);
   b.group(GroupKind::dp, {0, 1});

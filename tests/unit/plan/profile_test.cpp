@@ -16,8 +16,9 @@ CalibrationProfile sample_profile() {
   p.attention = {{DType::bf16, 2, 16, 4, 2048, 128, true, true, Direction::backward, 4.5e5}};
   p.memory["elementwise:gelu"] = {{1 << 20, 5000.0}, {1 << 24, 60000.0}};
   p.memory["memory"] = {{4096, 3000.0}};
-  p.collectives = {{CollectiveType::all_gather, 8, 1 << 20, 20000.0, Placement::inter}};
-  p.collectives.push_back({CollectiveType::all_reduce, 2, 1 << 20, 9000.0, Placement::intra, DType::bf16});
+  p.collectives = {{CollectiveType::all_gather, 8, 1 << 20, 20000.0, Placement::inter, DType::fp32,
+                    {{500'000.0, 0.0}, {2e6, 12'000.0}}}};
+  p.collectives.push_back({CollectiveType::all_reduce, 2, 1 << 20, 9000.0, Placement::intra, DType::bf16, {}});
   p.p2p = {{1 << 16, 4000.0}};
   p.ops = {{"gemm{...}|in:fp32[4,4];fp32[4,4];|out:fp32[4,4];", "qkv", 1234.5}};
   p.host.dispatch_ns = 75.0, p.host.wake_ns = 4100.0;
@@ -49,6 +50,10 @@ TEST(Profile, RoundTripKeepsEveryField) {
   EXPECT_DOUBLE_EQ(back.kernel_overhead_ns, 2500.0);
   EXPECT_EQ(back.collectives[0].dtype, DType::fp32);
   EXPECT_EQ(back.collectives[1].dtype, DType::bf16);
+  ASSERT_EQ(back.collectives[0].idle_delay.size(), 2u);
+  EXPECT_DOUBLE_EQ(back.collectives[0].idle_delay[1].delay_ns, 12'000.0);
+  EXPECT_TRUE(back.collectives[1].idle_delay.empty());
+  EXPECT_FALSE(j["collectives"][1].contains("idle_delay"));
   ASSERT_EQ(back.ops.size(), 1u);
   EXPECT_EQ(back.ops[0].example, "qkv");
   EXPECT_DOUBLE_EQ(back.ops[0].time_ns, 1234.5);
@@ -89,6 +94,15 @@ TEST(Profile, StrictReaderNamesThePath) {
   j = to_json(sample_profile());
   j["collectives"][0]["placement"] = "rack";
   expect_error_at(j, "collectives[0].placement");
+  j = to_json(sample_profile());
+  j["collectives"][0]["idle_delay"][1]["idle_ns"] = 100.0;  // not after the sample before
+  expect_error_at(j, "collectives[0].idle_delay[1].idle_ns");
+  j = to_json(sample_profile());
+  j["collectives"][0]["idle_delay"][0]["delay_ns"] = -1.0;
+  expect_error_at(j, "collectives[0].idle_delay[0].delay_ns");
+  j = to_json(sample_profile());
+  j["collectives"][0]["idle_delay"] = 5;
+  expect_error_at(j, "collectives[0].idle_delay");
   j = to_json(sample_profile());
   j["overlap"]["compute_slowdown"] = 0.5;  // must be >= 1
   expect_error_at(j, "overlap.compute_slowdown");

@@ -40,6 +40,17 @@ TEST(ChromeTrace, TopLevelShape) {
   EXPECT_EQ(doc["traceEvents"].size(), 18u);
 }
 
+TEST(ChromeTrace, CommSpansOfOtherNoiseSamplesAreLeftOut) {
+  // A prediction that kept other rank-noise samples' communication as step 1 (keep_noise_comm):
+  // the export draws the ops' step only, so still 6 op spans and 1 comm span.
+  plan::Trace t = testing::predicted_trace();
+  plan::CommSpan other = t.comm.at(0);
+  other.step = 1;
+  other.end_ns += 500;
+  t.comm.push_back(other);
+  EXPECT_EQ(events(export_trace(t), "X").size(), 7u);
+}
+
 TEST(ChromeTrace, ProcessAndThreadNames) {
   const json doc = export_trace(testing::predicted_trace());
   const auto procs = events(doc, "M", "process_name");

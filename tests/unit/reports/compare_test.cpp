@@ -152,6 +152,33 @@ TEST(Compare, TransferIsTheMedianOverSteps) {
   EXPECT_NEAR(compare(predicted_trace(), m).comm_groups[0].measured, 100e-9, 1e-15);
 }
 
+TEST(Compare, APredictionsNoiseSamplesGiveTheMedianTransfer) {
+  // The prediction's all-reduce has its comm span in step 0 as its op span [250, 350] (transfer
+  // 100); two more noise samples (engine::SimulationOptions::keep_noise_comm) have transfers of
+  // 400 and 150: the transfer is their median, 150; the wait stays step 0's, 0.
+  plan::Trace p = predicted_trace();
+  ASSERT_EQ(p.comm.size(), 1u);
+  for (const auto& s : predicted_trace().ops) {
+    if (s.op != 4) continue;
+    for (const std::int32_t step : {1, 2}) {
+      plan::CommSpan c;
+      c.rank = s.rank;
+      c.group = GroupKind::dp;
+      c.group_id = 3;
+      c.type = "all_reduce";
+      c.bytes = 4096;
+      c.step = step;
+      c.start_ns = s.start_ns;
+      c.end_ns = s.end_ns + (step == 1 ? 300 : 50);
+      p.comm.push_back(c);
+    }
+  }
+  const Comparison c = compare(p, measured_with_comm_spans());
+  EXPECT_NEAR(c.comm_groups[0].predicted, 150e-9, 1e-15);
+  EXPECT_NEAR(c.comm_waits[0].predicted, 0.0, 1e-15);
+  EXPECT_NEAR(c.comm_groups[0].measured, 100e-9, 1e-15);
+}
+
 TEST(Compare, TooFewStepsAfterWarmup) {
   CompareOptions options;
   options.warmup_steps = 3;

@@ -45,6 +45,13 @@ class CostModel {
   // Extra time of a transfer into a rank that computed nothing for a while, when the model's data
   // measured it (plan::CalibrationProfile::overlap_comm_idle_delay).
   virtual std::optional<std::vector<plan::IdleDelaySample>> comm_idle_delay() const { return std::nullopt; }
+  // How much longer a collective of `ranks` members takes when a member arrived first and idled,
+  // by how long (plan::CollectiveSample::idle_delay); empty when the model's data has none.
+  virtual std::vector<plan::IdleDelaySample> collective_idle_delay(CollectiveType type, std::int32_t ranks,
+                                                                   std::int64_t bytes, DType dtype) const {
+    (void)type, (void)ranks, (void)bytes, (void)dtype;
+    return {};
+  }
   // How waiting communication threads poll, when the model's data says (plan::HostOverheads).
   virtual std::optional<PollSchedule> comm_poll() const { return std::nullopt; }
   // Host time between an op becoming ready and its start, outside its span (any op kind): the

@@ -142,6 +142,11 @@ struct SimulationOptions {
   // host.poll_* with "calibrated", else none.
   std::optional<PollSchedule> comm_poll;
   bool record_wall_time = true;  // false: summary.wall_time_s = 0, for byte-identical traces
+  // With rank noise (a calibrated profile's rank_compute_factor_samples): keep the communication
+  // spans of every sample in trace.comm, the returned (median-step) sample's as step 0 and the
+  // others' as steps 1.. in sample order, so that a comparison can take their median as it takes
+  // a run's over its steps (reports::compare). The ops stay the returned sample's.
+  bool keep_noise_comm = false;
   // Called now and then with the fraction of ops done (0..1); return false to cancel (throws Error).
   std::function<bool(double)> progress;
 };

@@ -75,6 +75,10 @@ struct CollectiveSample {
   double time_ns = 0.0;
   Placement placement = Placement::intra;
   DType dtype = DType::fp32;
+  // How much longer it takes when a member arrived first and idled (ran no compute) for idle_ns
+  // before the last one came (`clustersim calibrate` measures it for a target's collectives over
+  // every rank; empty: not measured). check_idle_delay holds for it.
+  std::vector<IdleDelaySample> idle_delay;
 };
 
 // One exact op of a scenario's plan, measured alone by a targeted calibration (`clustersim

@@ -30,8 +30,8 @@ TEST(CommMath, AlgorithmAndBusBandwidth) {
 
 TEST(CommMath, RowsFromAProfile) {
   plan::CalibrationProfile p;
-  p.collectives.push_back({CollectiveType::all_reduce, 4, 4000, 100.0, plan::Placement::intra});
-  p.collectives.push_back({CollectiveType::broadcast, 2, 1000, 10.0, plan::Placement::inter});
+  p.collectives.push_back({CollectiveType::all_reduce, 4, 4000, 100.0, plan::Placement::intra, DType::fp32, {}});
+  p.collectives.push_back({CollectiveType::broadcast, 2, 1000, 10.0, plan::Placement::inter, DType::fp32, {}});
   const auto rows = collective_bandwidths(p);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_DOUBLE_EQ(rows[0].algbw_gbytes_s, 40.0);
