@@ -1058,16 +1058,19 @@ double idle_p2p_delay_ns(Communicator* comm, Communicator& world, std::int64_t b
 // (tools/collective-skew.cpp, waits polling every 10 us). After a barrier, member 0 posts at once
 // and the others spin for `idle` before they post; the later members' time to completion (the
 // comparison's transfer), the median over repetitions averaged over them, minus the same with no
-// spin, at each of `idles` ns.
+// spin, at each of `idles` ns. Each repetition takes every spin in turn, so that a machine that
+// changes pace during the calibration (docs/VALIDATION.md: the probe) moves all of them alike.
 std::vector<plan::IdleDelaySample> idle_collective_delay(Communicator& comm, Communicator& world, CollectiveType type,
                                                          std::int64_t bytes, DType dtype,
                                                          const std::vector<double>& idles) {
   constexpr int reps = 11;
   const std::vector<std::byte> fresh = ones(bytes, dtype);
   std::vector<std::byte> a = fresh, b(static_cast<std::size_t>(bytes));
-  const auto late_ns = [&](double idle_ns) {
-    std::vector<double> t;
-    for (int r = 0; r <= reps; ++r) {
+  std::vector<double> spins = {0.0};
+  spins.insert(spins.end(), idles.begin(), idles.end());
+  std::vector<std::vector<double>> t(spins.size());
+  for (int r = 0; r <= reps; ++r)
+    for (std::size_t i = 0; i < spins.size(); ++i) {
       std::memcpy(a.data(), fresh.data(), fresh.size());
       world.barrier();
       if (comm.index() == 0) {
@@ -1075,19 +1078,19 @@ std::vector<plan::IdleDelaySample> idle_collective_delay(Communicator& comm, Com
         continue;
       }
       const auto t0 = Clock::now();
-      while (seconds_since(t0) * 1e9 < idle_ns) {
+      while (seconds_since(t0) * 1e9 < spins[i]) {
       }
       const auto t1 = Clock::now();
       run_collective(comm, type, bytes, dtype, a.data(), b.data());
-      if (r > 0) t.push_back(seconds_since(t1) * 1e9);  // the first is a warm-up
+      if (r > 0) t[i].push_back(seconds_since(t1) * 1e9);  // the first round is a warm-up
     }
-    double mine = comm.index() == 0 ? 0.0 : median_of(std::move(t));
-    world.all_reduce_f64(&mine, 1, ReduceKind::sum);
-    return mine / (comm.size() - 1);
-  };
-  const double together = late_ns(0.0);
+  std::vector<double> late(spins.size(), 0.0);
+  if (comm.index() != 0)
+    for (std::size_t i = 0; i < spins.size(); ++i) late[i] = median_of(std::move(t[i]));
+  world.all_reduce_f64(late.data(), static_cast<std::int64_t>(late.size()), ReduceKind::sum);
   std::vector<plan::IdleDelaySample> out;
-  for (const double idle : idles) out.push_back({idle, std::max(0.0, late_ns(idle) - together)});
+  for (std::size_t i = 1; i < spins.size(); ++i)
+    out.push_back({spins[i], std::max(0.0, (late[i] - late[0]) / (comm.size() - 1))});
   return out;
 }
 
