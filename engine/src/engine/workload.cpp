@@ -390,7 +390,7 @@ std::int64_t Workload::poll_late_ns(std::int32_t s, TimeNs now_ns, TimeNs posted
   const double over = poll_.overshoot_ns;
   // The interval (a, b] holding `t` of polls at `origin` + 0, then after sleeps doubling from first
   // to cap, each `over` longer.
-  const auto backed_off = [&](double origin, double t) {
+  const auto backed_off_interval = [&](double origin, double t) {
     double at = origin, sleep = poll_.first_ns, before = origin;
     while (at < t && sleep < poll_.cap_ns) {
       before = at;
@@ -410,23 +410,18 @@ std::int64_t Workload::poll_late_ns(std::int32_t s, TimeNs now_ns, TimeNs posted
   const auto expected_wait = [](std::pair<double, double> interval) { return (interval.second - interval.first) / 2.0; };
   const Slot& slot = slots_[static_cast<std::size_t>(s)];
   const auto now = static_cast<double>(now_ns), posted = static_cast<double>(posted_ns);
+  // Backing off since the rank started computing (polling every first before).
+  const double origin = std::max(posted, static_cast<double>(slot.busy_since));
+  const auto idle = static_cast<double>(slot.idle_since);
+  const double idle_step = poll_.first_ns + over;
   double wait = 0.0;
-  if (slot.kernels_running > 0) {
-    // Backing off since the rank started computing (polling every first before).
-    wait = expected_wait(backed_off(std::max(posted, static_cast<double>(slot.busy_since)), now));
-  } else {
-    // Every first since the rank stopped computing: from the post, or from the first poll after
-    // the stop on the schedule the thread backed off on.
-    const auto idle = static_cast<double>(slot.idle_since);
-    const double step = poll_.first_ns + over;
-    if (idle <= posted) {
-      wait = step / 2.0;
-    } else {
-      const auto last = backed_off(std::max(posted, static_cast<double>(slot.busy_since)), idle);
-      wait = last.second >= now ? expected_wait(backed_off(std::max(posted, static_cast<double>(slot.busy_since)), now))
-                                 : step / 2.0;
-    }
-  }
+  if (slot.kernels_running > 0)
+    wait = expected_wait(backed_off_interval(origin, now));
+  else if (idle <= posted)  // every first since the post, the rank idle throughout
+    wait = idle_step / 2.0;
+  else  // on the back-off grid up to its first poll after the stop, every first from there
+    wait = backed_off_interval(origin, idle).second >= now ? expected_wait(backed_off_interval(origin, now))
+                                                           : idle_step / 2.0;
   return static_cast<std::int64_t>(std::llround(wait));
 }
 
