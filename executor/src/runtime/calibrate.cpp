@@ -629,17 +629,32 @@ void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o
   const int rounds = std::max(o.min_repeats, o.exact_rounds);
   std::vector<std::vector<double>> times(samples.size());  // per op, per round
   std::vector<double> round_totals(static_cast<std::size_t>(rounds), 0.0);
-  for (int r = 0; r < rounds; ++r) {
-    progress("exact ops", static_cast<double>(r) / rounds);
-    for (std::size_t i = 0; i < samples.size(); ++i) {
-      if (!samples[i].worker) continue;
-      samples[i].worker->run_step();
-      const auto& span = samples[i].worker->last_step().ops.at(0);
-      const double t = std::max(1.0, static_cast<double>(span.end_ns - span.start_ns));
-      times[i].push_back(t);
-      round_totals[static_cast<std::size_t>(r)] += t;
+  // On a thread at a run's compute priority, holding the core as a compute stream does: a nice-19
+  // thread loses its core to any other runnable thread of the machine (the launcher, the other
+  // rank's communication thread), so its pace varies more than a normal thread's, and the rank
+  // speed samples must see that variation as a run's compute streams do.
+  std::exception_ptr error;
+  std::thread compute([&] {
+    try {
+      lower_compute_thread_priority();
+      const ComputeActivity activity;
+      for (int r = 0; r < rounds; ++r) {
+        progress("exact ops", static_cast<double>(r) / rounds);
+        for (std::size_t i = 0; i < samples.size(); ++i) {
+          if (!samples[i].worker) continue;
+          samples[i].worker->run_step();
+          const auto& span = samples[i].worker->last_step().ops.at(0);
+          const double t = std::max(1.0, static_cast<double>(span.end_ns - span.start_ns));
+          times[i].push_back(t);
+          round_totals[static_cast<std::size_t>(r)] += t;
+        }
+      }
+    } catch (...) {
+      error = std::current_exception();
     }
-  }
+  });
+  compute.join();
+  if (error) std::rethrow_exception(error);
   std::vector<double> median(samples.size(), 0.0);
   for (std::size_t i = 0; i < samples.size(); ++i) median[i] = median_of(times[i]);
   prof.rank_compute_factor = rank_factors(comms, median);
