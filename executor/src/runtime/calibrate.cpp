@@ -798,6 +798,19 @@ double isolated_collective_ns(Communicator* comm, Communicator& world, Collectiv
 // executor's Worker with one thread per stream over the MPI communicators. The time is the
 // comparison's transfer: from the last member's start to this member's end, the median over steps,
 // averaged over the ranks.
+//
+// The steps come in pairs kRunLikeSpacing apart, the second of each pair measured, so that the
+// samples span about a second, as a run's steps do: the machine's communication pace moves
+// between periods of a few hundred ms. In one gpt-tiny-bf16 run on the development VM, the 0.9 MB
+// all-reduce took 750-850 us in steps 10-22 and 595-615 us in steps 28-39; back-to-back steps
+// (about 70 ms in all) sampled one such period, and in pairs of a calibration and a run the run's
+// median transfer exceeded it by 11-41% (gpt-tiny-dp2 and gpt-tiny-bf16, 4 pairs). The first
+// step of a pair absorbs what the pause costs: a collective issued after the ranks slept 25 ms
+// took 760-780 us against 510-530 us back to back, and 25 ms of synthetic compute before it
+// (memory-bound passes over the step's working set) gave 800-890 us, while the runs took
+// 585-610 us; the second step of a pair took 550-565 us (gpt-tiny-dp2, 1.75 MiB, quiet machine).
+constexpr auto kRunLikeSpacing = std::chrono::milliseconds(25);
+
 double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, std::int64_t bytes, DType dtype,
                               std::int64_t working_set_bytes, bool accumulate) {
   const int n = comms.world_size();
@@ -838,13 +851,17 @@ double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, s
   ro.warmup_steps = 0;
   ro.timeline_max_samples = 1;
 
-  const int steps = static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 25) / std::max<std::int64_t>(bytes, 1), 8, 41));
+  const int samples = static_cast<int>(std::clamp<std::int64_t>((std::int64_t{1} << 27) / std::max<std::int64_t>(bytes, 1), 8, 32));
   std::vector<double> starts, ends;
   {
     Worker w(s.p, comms, ro);
-    for (int i = 0; i <= steps; ++i) w.run_step();
+    for (int i = 0; i < samples; ++i) {
+      w.run_step();
+      w.run_step();
+      std::this_thread::sleep_for(kRunLikeSpacing);  // on every rank: the next pair starts together
+    }
     const RankRecord rec = w.record();
-    for (std::size_t i = 1; i < rec.steps.size(); ++i)
+    for (std::size_t i = 1; i < rec.steps.size(); i += 2)
       for (const auto& span : rec.steps[i].ops)
         if (span.op == coll) {
           starts.push_back(static_cast<double>(span.start_ns));
