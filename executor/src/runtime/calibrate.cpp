@@ -597,8 +597,9 @@ std::map<std::string, std::pair<const plan::Plan*, const plan::Op*>> exact_ops(c
 // Every distinct op of the targets, in rounds: a round runs each op once (on every rank at once, as
 // in a run), so it lasts about as long as the ops of a step, and the rounds' per-rank totals say how
 // the ranks' relative speeds vary from one such period to the next
-// (CalibrationProfile::rank_compute_factor_samples). An op's time is its median over the rounds,
-// averaged over the ranks.
+// (CalibrationProfile::rank_compute_factor_samples, every rank_sample_stride-th round: the
+// samples span several of the periods over which the ranks' relative speed drifts, as a run's
+// steps do). An op's time is its median over the rounds, averaged over the ranks.
 void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
                          const Progress& progress) {
   const auto ops = exact_ops(o.targets);
@@ -659,7 +660,7 @@ void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o
   for (std::size_t i = 0; i < samples.size(); ++i) median[i] = median_of(times[i]);
   prof.rank_compute_factor = rank_factors(comms, median);
   if (comms.world_size() > 1)
-    for (int r = 0; r < rounds; ++r) {
+    for (int r = 0; r < rounds; r += std::max(1, o.rank_sample_stride)) {
       std::vector<double> factors = rank_factors(comms, {round_totals[static_cast<std::size_t>(r)]});
       if (!factors.empty()) prof.rank_compute_factor_samples.push_back(std::move(factors));
     }

@@ -54,7 +54,13 @@ struct CalibrationOptions {
   // shape/size grids (the profile then covers these plans only, and is made in seconds).
   std::vector<plan::Plan> targets;
   bool grid = true;
-  int exact_rounds = 15;  // rounds over the targets' ops (each op once per round; medians over rounds)
+  int exact_rounds = 45;  // rounds over the targets' ops (each op once per round; medians over rounds)
+  // Every this many rounds, one sample of the ranks' relative speeds (15 samples from 45 rounds).
+  // A rank's pace relative to the others drifts over periods of a few hundred ms (in one
+  // gpt-tiny-bf16 run on the development VM, rank 0 computed 5% slower than rank 1 in steps
+  // 5-20 and 10% faster in steps 21-32); 15 consecutive rounds (about 0.2 s) sampled one period,
+  // and the samples' mean spread moved from 0.003 to 0.08 between calibrations of one machine.
+  int rank_sample_stride = 3;
   std::function<void(const std::string& phase, double fraction)> progress;
 
   // A small grid (seconds on two cores) for tests and smoke runs.
