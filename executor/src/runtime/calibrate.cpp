@@ -599,7 +599,9 @@ std::map<std::string, std::pair<const plan::Plan*, const plan::Op*>> exact_ops(c
 // the ranks' relative speeds vary from one such period to the next
 // (CalibrationProfile::rank_compute_factor_samples, every rank_sample_stride-th round: the
 // samples span several of the periods over which the ranks' relative speed drifts, as a run's
-// steps do). An op's time is its median over the rounds, averaged over the ranks.
+// steps do). An op's time is its median over the rounds, averaged over the ranks. Before each
+// timed run, the inputs that the op before it would just have written in a run are written again
+// (freshly_written_inputs), so that they are in cache as in a run.
 void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o, plan::CalibrationProfile& prof,
                          const Progress& progress) {
   const auto ops = exact_ops(o.targets);
@@ -607,11 +609,12 @@ void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o
     plan::Plan plan;
     std::unique_ptr<CommunicatorFactory> comms;
     std::unique_ptr<Worker> worker;
+    std::vector<std::pair<TensorId, std::vector<float>>> hot;  // inputs a run's previous op just wrote
   };
   std::vector<Sample> samples;
   samples.reserve(ops.size());  // a Worker refers to its plan and communicators: no reallocation
   for (const auto& [sig, where] : ops) {
-    samples.push_back({exact_op_plan(*where.first, *where.second), make_local_communicators(), nullptr});
+    samples.push_back({exact_op_plan(*where.first, *where.second), make_local_communicators(), nullptr, {}});
     Sample& s = samples.back();
     try {
       RunOptions ro;
@@ -622,6 +625,9 @@ void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o
       s.worker = std::make_unique<Worker>(s.plan, *s.comms, ro);
       fill_floats(*s.worker, s.plan);
       prepare_exact(*s.worker, s.plan);
+      const plan::Op& cloned = s.plan.programs[0].ops[0];
+      for (const std::size_t k : freshly_written_inputs(*where.first, *where.second))
+        s.hot.emplace_back(cloned.inputs[k], s.worker->read_tensor(cloned.inputs[k]));
       s.worker->run_step();  // warm caches and pages
     } catch (const Error&) {
       s.worker.reset();  // deterministic, so every rank skips it: the op keeps the interpolated tables
@@ -643,6 +649,7 @@ void calibrate_exact_ops(CommunicatorFactory& comms, const CalibrationOptions& o
         progress("exact ops", static_cast<double>(r) / rounds);
         for (std::size_t i = 0; i < samples.size(); ++i) {
           if (!samples[i].worker) continue;
+          for (const auto& [id, values] : samples[i].hot) samples[i].worker->write_tensor(id, values);
           samples[i].worker->run_step();
           const auto& span = samples[i].worker->last_step().ops.at(0);
           const double t = std::max(1.0, static_cast<double>(span.end_ns - span.start_ns));
@@ -1315,6 +1322,18 @@ double calibrate_overlap(CommunicatorFactory& comms) {
 }
 
 }  // namespace
+
+std::vector<std::size_t> freshly_written_inputs(const plan::Plan& plan, const plan::Op& op) {
+  const bool ahead = op.tags.phase == Phase::forward || op.tags.phase == Phase::recompute;
+  std::vector<std::size_t> out;
+  for (std::size_t k = 0; k < op.inputs.size(); ++k) {
+    const plan::Tensor& t = plan.tensors.at(static_cast<std::size_t>(op.inputs[k]));
+    const bool is_float = t.dtype == DType::fp32 || t.dtype == DType::bf16 || t.dtype == DType::fp16;
+    if (is_float && (t.role == TensorRole::activation_grad || (ahead && t.role == TensorRole::activation)))
+      out.push_back(k);
+  }
+  return out;
+}
 
 plan::MachineProbe probe_machine(CommunicatorFactory& comms) {
   plan::MachineProbe p;

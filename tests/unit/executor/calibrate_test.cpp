@@ -88,5 +88,40 @@ TEST(Calibrate, TargetedCalibrationMeasuresEveryDistinctOpOfThePlan) {
   EXPECT_EQ(measured, expected);
 }
 
+// In a run, an op's activation inputs were just written by the op before it when it runs ahead
+// (forward, recompute), and its activation gradients always were; a backward op's saved
+// activations, the weights and integer inputs (tokens) were not. Built by hand so that every
+// case is present.
+TEST(Calibrate, FreshlyWrittenInputsAreTheActivationsTheOpBeforeJustWrote) {
+  plan::Plan p;
+  auto tensor = [&](DType dtype, TensorRole role) {
+    plan::Tensor t;
+    t.id = static_cast<plan::TensorId>(p.tensors.size());
+    t.dtype = dtype;
+    t.shape = {4};
+    t.bytes = 4 * dtype_bytes(dtype);
+    t.role = role;
+    p.tensors.push_back(t);
+    return t.id;
+  };
+  const plan::TensorId x = tensor(DType::fp32, TensorRole::activation);
+  const plan::TensorId w = tensor(DType::fp32, TensorRole::weight);
+  const plan::TensorId tokens = tensor(DType::int32, TensorRole::activation);
+  const plan::TensorId dy = tensor(DType::bf16, TensorRole::activation_grad);
+  const plan::TensorId master = tensor(DType::fp32, TensorRole::master_weight);
+  auto op = [&](Phase phase, std::vector<plan::TensorId> inputs) {
+    plan::Op o;
+    o.tags.phase = phase;
+    o.inputs = std::move(inputs);
+    return o;
+  };
+  using Idx = std::vector<std::size_t>;
+  EXPECT_EQ(freshly_written_inputs(p, op(Phase::forward, {x, w})), Idx({0}));
+  EXPECT_EQ(freshly_written_inputs(p, op(Phase::recompute, {w, x})), Idx({1}));
+  EXPECT_EQ(freshly_written_inputs(p, op(Phase::forward, {tokens, w})), Idx({}));
+  EXPECT_EQ(freshly_written_inputs(p, op(Phase::backward, {x, dy, w})), Idx({1}));
+  EXPECT_EQ(freshly_written_inputs(p, op(Phase::optimizer, {master, dy})), Idx({1}));
+}
+
 }  // namespace
 }  // namespace clustersim::executor
