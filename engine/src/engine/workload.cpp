@@ -385,25 +385,36 @@ void Workload::handle(TimeNs now_ns, const std::vector<Token>& completed) {
   if (!held_slots_.empty()) release_held(now_ns);
 }
 
+std::pair<double, double> Workload::backed_off_interval(double origin, double t) const {
+  const double over = poll_.overshoot_ns;
+  double at = origin, sleep = poll_.first_ns, before = origin;
+  while (at < t && sleep < poll_.cap_ns) {
+    before = at;
+    at += sleep + over;
+    sleep = std::min(poll_.cap_ns, 2.0 * sleep);
+  }
+  if (at < t) {
+    const double step = poll_.cap_ns + over;
+    at += std::ceil((t - at) / step) * step;
+    before = at - step;
+  }
+  return std::pair{before, at};
+}
+
+void Workload::busy_start(TimeNs now_ns, Slot& slot) const {
+  if (poll_.first_ns <= 0.0) {
+    slot.busy_since = now_ns;
+    return;
+  }
+  const auto idle = static_cast<double>(slot.idle_since);
+  const auto [a, b] = backed_off_interval(static_cast<double>(slot.busy_since), idle);
+  const double period = std::max(b - a, poll_.first_ns + poll_.overshoot_ns);
+  if (static_cast<double>(now_ns) - idle >= period) slot.busy_since = now_ns;
+}
+
 std::int64_t Workload::poll_late_ns(std::int32_t s, TimeNs now_ns, TimeNs posted_ns) const {
   if (poll_.first_ns <= 0.0 || posted_ns < 0 || now_ns <= posted_ns) return 0;
   const double over = poll_.overshoot_ns;
-  // The interval (a, b] holding `t` of polls at `origin` + 0, then after sleeps doubling from first
-  // to cap, each `over` longer.
-  const auto backed_off_interval = [&](double origin, double t) {
-    double at = origin, sleep = poll_.first_ns, before = origin;
-    while (at < t && sleep < poll_.cap_ns) {
-      before = at;
-      at += sleep + over;
-      sleep = std::min(poll_.cap_ns, 2.0 * sleep);
-    }
-    if (at < t) {
-      const double step = poll_.cap_ns + over;
-      at += std::ceil((t - at) / step) * step;
-      before = at - step;
-    }
-    return std::pair{before, at};
-  };
   // Where in its interval the event lands is not in the plan: it is set by the other side's
   // timeline, and a few per cent of jitter over the milliseconds before it spans the whole
   // interval. So the wait is the expected one, half the interval (a uniform phase).
@@ -520,7 +531,7 @@ void Workload::begin(TimeNs now_ns, std::int32_t s, std::int32_t op) {
   Slot& slot = slots_[static_cast<std::size_t>(s)];
   const OpTable& t = *slot.table;
   // The rank computes from here (its host dispatch included) to the kernel's end.
-  if (t.tag[static_cast<std::size_t>(op)] == OpTag::kernel && slot.kernels_running++ == 0) slot.busy_since = now_ns;
+  if (t.tag[static_cast<std::size_t>(op)] == OpTag::kernel && slot.kernels_running++ == 0) busy_start(now_ns, slot);
   const std::int64_t delay =
       t.dispatch_ns[static_cast<std::size_t>(op)] + (woken_[static_cast<std::size_t>(slot.base + op)] ? t.wake_ns : 0);
   if (delay > 0) {

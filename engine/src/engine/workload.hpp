@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "clustersim/engine/cost_model.hpp"
@@ -115,8 +116,10 @@ class Workload {
     std::array<std::int32_t, kGroupKindCount> vgroup{};       // rendezvous per group kind, -1 none
     std::array<std::int32_t, kGroupKindCount> collectives{};  // collectives issued per group kind
     std::int32_t kernels_running = 0;  // kernels dispatched or running
-    TimeNs busy_since = 0;             // when kernels_running last became > 0
-    TimeNs idle_since = 0;             // when it last became 0
+    // When the slot's polling threads last saw it start computing: kernels_running became > 0
+    // after an idle gap at least as long as the poll period then in effect (busy_start).
+    TimeNs busy_since = 0;
+    TimeNs idle_since = 0;  // when kernels_running last became 0
     std::vector<std::int32_t> held{};  // p2p ops whose completion waits for the core
     MemoryTracker memory;
   };
@@ -163,6 +166,15 @@ class Workload {
   // (SimulationOptions::comm_poll): half the interval between the polls around `now_ns`; 0
   // without a poll schedule.
   std::int64_t poll_late_ns(std::int32_t slot, TimeNs now_ns, TimeNs posted_ns) const;
+  // The interval (a, b] holding `t` of the polls of a thread backing off since `origin`: a poll at
+  // `origin`, then after sleeps doubling from poll_.first_ns to poll_.cap_ns, each overshoot_ns
+  // longer.
+  std::pair<double, double> backed_off_interval(double origin, double t) const;
+  // A kernel of `slot` starts with none running. A polling thread resets its back-off only when a
+  // poll finds the rank idle (the executor's compute_idle()), and the host gaps between a
+  // stream's kernels last microseconds: the back-off restarts (busy_since = now) only after a gap
+  // of at least the poll period in effect when it began; otherwise it runs on from busy_since.
+  void busy_start(TimeNs now_ns, Slot& slot) const;
   // Extra ns of a transfer into `slot` whose send was posted at `send_post_ns` (idle_delay_): by
   // how long the slot had run no kernel then; 0 when it was computing.
   std::int64_t idle_delay_ns(std::int32_t slot, TimeNs send_post_ns) const;

@@ -466,6 +466,37 @@ TEST(Simulate, AWaitingThreadBacksOffWhileItsRankComputes) {
   }
 }
 
+TEST(Simulate, AWaitingThreadBacksOffAcrossConsecutiveKernels) {
+  // As above, but rank 1 runs two GEMMs back to back. Between them no poll finds the rank idle
+  // (the executor resets a waiting thread's back-off only when a poll sees no kernel running), so
+  // the thread's polls stay on one back-off grid from its post (0, 15, 40, 85, 170, 335 us, then
+  // every 205 us): the recv, whose transfer ends during the second GEMM, is seen half a capped
+  // interval (102.5 us) after that end, not on a grid restarted at the second GEMM.
+  const std::int64_t t = ns(2e-6 + 1e6 / 300e9);
+  PlanBuilder b(2);
+  b.group(GroupKind::pp, {0, 1});
+  const auto p0 = b.program("a", {StreamKind::compute, StreamKind::comm});
+  const auto p1 = b.program("b", {StreamKind::compute, StreamKind::comm});
+  const auto d = b.delay(p0, 0, 1'000'000);
+  const auto s = b.send(p0, 1, GroupKind::pp, 1, 1'000'000, {d});
+  const auto g1 = b.gemm(p1, 0, 4096, 4096, 4096, DType::bf16);
+  const auto g2 = b.gemm(p1, 0, 4096, 4096, 4096, DType::bf16);
+  const auto r = b.recv(p1, 1, GroupKind::pp, -1, 1'000'000);
+  b.assign(1, p1);
+  SimulationOptions o;
+  o.comm_poll = engine::PollSchedule{10'000.0, 200'000.0, 5'000.0};
+  const auto trace = engine::simulate(b.build(), test_hardware(1, 2), o);
+  const std::int64_t end = span(trace, 0, s).start_ns + t;
+  const std::int64_t second = span(trace, 1, g2).start_ns;
+  ASSERT_EQ(span(trace, 1, r).start_ns, 0);
+  ASSERT_EQ(second, span(trace, 1, g1).end_ns);  // back to back
+  ASSERT_GT(end, second);
+  ASSERT_LT(end, span(trace, 1, g2).end_ns);
+  ASSERT_LT(end - second, 335'000);  // a grid restarted at the second GEMM would poll faster
+  ASSERT_GT(end, 540'000);           // on the first GEMM's grid, in the capped part
+  EXPECT_EQ(span(trace, 1, r).end_ns, end + 102'500);
+}
+
 TEST(Simulate, ATransferIntoARankThatIdledTakesItsIdleDelayLonger) {
   // Rank 1 posts its recv at once and runs a GEMM; rank 0 sends after a 1 ms delay (a + S/B = t
   // on NVSwitch, as above). Extra time after idling: 20 us after 100 us, 50 us after 1 ms, linear
