@@ -692,6 +692,9 @@ struct CommTargets {
   std::set<Key> accumulating;  // reduce-scatters that add into their shard (one sample serves both)
   std::set<std::int64_t> p2p_bytes;
   std::int64_t working_set_bytes = 0;  // the largest bytes a rank's step touches among the targets
+  // Per collective: the shortest compute a rank runs between its previous communication op and
+  // this collective (collective_gaps), ns; absent until the exact ops are timed.
+  std::map<Key, double> gap_ns;
 };
 
 CommTargets comm_targets(const std::vector<plan::Plan>& targets) {
@@ -730,6 +733,33 @@ CommTargets comm_targets(const std::vector<plan::Plan>& targets) {
     }
   }
   return out;
+}
+
+// Per collective of the targets: the shortest compute_before_collective_ns over its occurrences.
+void collective_gaps(const std::vector<plan::Plan>& targets, const std::vector<plan::OpSample>& ops,
+                     CommTargets& out) {
+  for (const auto& p : targets) {
+    const plan::RankGroups groups(p);
+    for (std::size_t prog = 0; prog < p.programs.size(); ++prog) {
+      const auto first = std::find(p.program_of_rank.begin(), p.program_of_rank.end(), static_cast<std::int32_t>(prog));
+      if (first == p.program_of_rank.end()) continue;
+      const auto rank = static_cast<plan::Rank>(first - p.program_of_rank.begin());
+      const auto& prog_ops = p.programs[prog].ops;
+      for (std::size_t i = 0; i < prog_ops.size(); ++i) {
+        const plan::Op& op = prog_ops[i];
+        if (op.kind != OpKind::collective) continue;
+        const auto& c = std::get<plan::CollectiveParams>(op.params);
+        const std::int32_t g = groups.group_of(rank, c.group);
+        if (g == plan::kNone || c.bytes <= 0) continue;
+        const auto members = static_cast<std::int32_t>(p.groups.at(static_cast<std::size_t>(g)).ranks.size());
+        if (members < 2) continue;
+        const double gap = compute_before_collective_ns(p, static_cast<std::int32_t>(prog), i, ops);
+        const CommTargets::Key key{c.type, members, c.bytes, c.dtype};
+        const auto it = out.gap_ns.find(key);
+        out.gap_ns[key] = it == out.gap_ns.end() ? gap : std::min(it->second, gap);
+      }
+    }
+  }
 }
 
 // A buffer of `bytes` holding ones in `dtype` (sums of ones stay finite over a few repetitions).
@@ -807,20 +837,42 @@ double isolated_collective_ns(Communicator* comm, Communicator& world, Collectiv
 // comparison's transfer: from the last member's start to this member's end, the median over steps,
 // averaged over the ranks.
 //
-// The steps come in pairs kRunLikeSpacing apart, the second of each pair measured, so that the
-// samples span about a second, as a run's steps do: the machine's communication pace moves
-// between periods of a few hundred ms. In one gpt-tiny-bf16 run on the development VM, the 0.9 MB
-// all-reduce took 750-850 us in steps 10-22 and 595-615 us in steps 28-39; back-to-back steps
-// (about 70 ms in all) sampled one such period, and in pairs of a calibration and a run the run's
-// median transfer exceeded it by 11-41% (gpt-tiny-dp2 and gpt-tiny-bf16, 4 pairs). The first
-// step of a pair absorbs what the pause costs: a collective issued after the ranks slept 25 ms
-// took 760-780 us against 510-530 us back to back, and 25 ms of synthetic compute before it
-// (memory-bound passes over the step's working set) gave 800-890 us, while the runs took
-// 585-610 us; the second step of a pair took 550-565 us (gpt-tiny-dp2, 1.75 MiB, quiet machine).
+// What precedes the measured step is what precedes the collective in a run (`gap_ns`,
+// collective_gaps). After a long compute (at least kColdGap: a data-parallel gradient all-reduce
+// follows a step's whole forward and backward pass), each measured step follows that much
+// memory-bound compute over the step's working set, on a thread at a run's compute priority, and
+// a barrier (the comparison's transfer leaves the ranks' skew out). In gpt-tiny-dp2 (1.75 MiB,
+// 21 ms of compute before it) on a quiet development VM, five runs' median transfers were
+// 625-691 us; the collective took 577-647 us after 20-80 ms of such compute (580-650 us after as
+// long a sleep) and 415-497 us a few ms after the previous one, which the calibration had
+// measured, so that every data-parallel scenario's transfer was predicted 15-30% short.
+// Collectives close to each other (tensor parallel's, a few per layer) are measured so: the
+// steps come in pairs kRunLikeSpacing apart, the second of each pair measured, so that the
+// samples span about a second, as a run's steps do (the machine's communication pace moves
+// between periods of a few hundred ms; in one gpt-tiny-bf16 run the 0.9 MB all-reduce took
+// 750-850 us in steps 10-22 and 595-615 us in steps 28-39); the first step of a pair absorbs
+// the pause, after which a 128 KiB all-reduce took 146-182 us against 100-125 us in the runs.
 constexpr auto kRunLikeSpacing = std::chrono::milliseconds(25);
+constexpr double kColdGap = 10e6;
+
+// Memory-bound passes over `bytes` for `ns`, on a thread at a run's compute priority.
+void compute_for(std::int64_t bytes, double ns) {
+  std::thread compute([&] {
+    lower_compute_thread_priority();
+    const ComputeActivity activity;
+    std::vector<float> data(static_cast<std::size_t>(std::max<std::int64_t>(bytes, 1 << 20) / 4), 1.0f);
+    const auto t0 = Clock::now();
+    constexpr std::size_t chunk = 16384;
+    for (std::size_t q = 0; seconds_since(t0) * 1e9 < ns; q = (q + chunk) % data.size()) {
+      const std::size_t e = std::min(data.size(), q + chunk);
+      for (std::size_t z = q; z < e; ++z) data[z] = data[z] * 0.999f + 0.001f;
+    }
+  });
+  compute.join();
+}
 
 double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, std::int64_t bytes, DType dtype,
-                              std::int64_t working_set_bytes, bool accumulate) {
+                              std::int64_t working_set_bytes, bool accumulate, double gap_ns) {
   const int n = comms.world_size();
   SamplePlan s;
   s.p.world_size = n;
@@ -863,13 +915,21 @@ double run_like_collective_ns(CommunicatorFactory& comms, CollectiveType type, s
   std::vector<double> starts, ends;
   {
     Worker w(s.p, comms, ro);
+    const bool cold = gap_ns >= kColdGap;
+    w.run_step();  // warm-up
     for (int i = 0; i < samples; ++i) {
+      if (cold) {
+        compute_for(working_set_bytes, std::min(gap_ns, 100e6));
+        comms.world().barrier();
+        w.run_step();
+        continue;
+      }
       w.run_step();
       w.run_step();
       std::this_thread::sleep_for(kRunLikeSpacing);  // on every rank: the next pair starts together
     }
     const RankRecord rec = w.record();
-    for (std::size_t i = 1; i < rec.steps.size(); i += 2)
+    for (std::size_t i = cold ? 1 : 2; i < rec.steps.size(); i += cold ? 1 : 2)
       for (const auto& span : rec.steps[i].ops)
         if (span.op == coll) {
           starts.push_back(static_cast<double>(span.start_ns));
@@ -1143,7 +1203,8 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
   const int world = comms.world_size(), me = comms.world_rank();
   // placement: intra when the members share one host
   const auto hosts = comms.world().gather_strings(detail::host_name(), 0);
-  const CommTargets targets = comm_targets(o.targets);
+  CommTargets targets = comm_targets(o.targets);
+  collective_gaps(o.targets, prof.ops, targets);
   std::set<int> size_set;
   if (o.grid) {
     for (int n = 2; n < world; n *= 2) size_set.insert(n);
@@ -1181,7 +1242,9 @@ void calibrate_comm(CommunicatorFactory& comms, const CalibrationOptions& o, pla
     auto collective_ns = [&](CollectiveType type, std::int64_t bytes, DType dtype) {
       if (n == world && type != CollectiveType::all_to_all) {
         const bool accumulate = targets.accumulating.count({type, n, bytes, dtype}) > 0;
-        const double t = run_like_collective_ns(comms, type, bytes, dtype, targets.working_set_bytes, accumulate);
+        const auto gap = targets.gap_ns.find({type, n, bytes, dtype});
+        const double t = run_like_collective_ns(comms, type, bytes, dtype, targets.working_set_bytes, accumulate,
+                                                gap == targets.gap_ns.end() ? 0.0 : gap->second);
         if (t >= 1.0) return t;
       }
       return isolated_collective_ns(mine, comms.world(), type, bytes, dtype, n);
@@ -1322,6 +1385,31 @@ double calibrate_overlap(CommunicatorFactory& comms) {
 }
 
 }  // namespace
+
+double compute_before_collective_ns(const plan::Plan& plan, std::int32_t program, std::size_t op,
+                                    const std::vector<plan::OpSample>& ops) {
+  const auto& prog = plan.programs.at(static_cast<std::size_t>(program));
+  const auto at = std::find(plan.program_of_rank.begin(), plan.program_of_rank.end(), program);
+  if (at == plan.program_of_rank.end() || op >= prog.ops.size()) return 0.0;
+  const auto rank = static_cast<plan::Rank>(at - plan.program_of_rank.begin());
+  const plan::RankGroups groups(plan);
+  std::map<std::string, double> time_of;
+  for (const auto& o : ops) time_of[o.signature] = o.time_ns;
+  const std::size_t n = prog.ops.size();
+  double gap = 0.0;
+  for (std::size_t k = 1; k < n; ++k) {  // backwards, wrapping around into the step before
+    const plan::Op& o = prog.ops[(op + n - k) % n];
+    if (o.kind == OpKind::send || o.kind == OpKind::recv) break;
+    if (o.kind == OpKind::collective) {
+      const std::int32_t g = groups.group_of(rank, std::get<plan::CollectiveParams>(o.params).group);
+      if (g != plan::kNone && plan.groups.at(static_cast<std::size_t>(g)).ranks.size() > 1) break;
+      continue;  // a one-rank group's collective communicates nothing
+    }
+    const auto it = time_of.find(plan::op_signature(plan, o));
+    if (it != time_of.end()) gap += it->second;
+  }
+  return gap;
+}
 
 std::vector<std::size_t> freshly_written_inputs(const plan::Plan& plan, const plan::Op& op) {
   const bool ahead = op.tags.phase == Phase::forward || op.tags.phase == Phase::recompute;

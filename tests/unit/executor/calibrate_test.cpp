@@ -123,5 +123,50 @@ TEST(Calibrate, FreshlyWrittenInputsAreTheActivationsTheOpBeforeJustWrote) {
   EXPECT_EQ(freshly_written_inputs(p, op(Phase::optimizer, {master, dy})), Idx({1}));
 }
 
+// A collective is timed after as long a compute as precedes it in a run: the ops back to the
+// rank's previous communication op, wrapping around into the step before, by their calibrated
+// times; a one-rank group's collective communicates nothing and does not end the gap.
+TEST(Calibrate, ComputeBeforeACollectiveRunsBackToThePreviousCommunication) {
+  test::PlanBuilder b(2);
+  b.prog().streams.push_back({1, "comm", StreamKind::comm});
+  plan::Group dp;
+  dp.id = 0;
+  dp.kind = GroupKind::dp;
+  dp.ranks = {0, 1};
+  b.p.groups.push_back(dp);
+  for (plan::Rank r = 0; r < 2; ++r) {
+    plan::Group tp;
+    tp.id = 1 + r;
+    tp.kind = GroupKind::tp;
+    tp.ranks = {r};
+    b.p.groups.push_back(tp);
+  }
+  auto buffer = [&](const std::string& name, std::int64_t n) {
+    return b.tensor(name, DType::fp32, {n}, TensorRole::activation, true);
+  };
+  const plan::TensorId xa = buffer("xa", 4), xb = buffer("xb", 8), xd = buffer("xd", 16), g = buffer("g", 32);
+  auto all_reduce = [&](const std::string& name, GroupKind group) {
+    plan::CollectiveParams c;
+    c.type = CollectiveType::all_reduce;
+    c.group = group;
+    c.bytes = 32 * 4;
+    c.dtype = DType::fp32;
+    return b.op(name, OpKind::collective, c, {g}, {g}, {}, {}, {}, 1, Phase::communication);
+  };
+  const plan::OpId a = b.elementwise("a", "scale", {xa}, {xa}, {}, {}, 0.5);
+  const plan::OpId c1 = all_reduce("c1", GroupKind::dp);
+  const plan::OpId bb = b.elementwise("b", "scale", {xb}, {xb}, {}, {}, 0.5);
+  all_reduce("one_rank", GroupKind::tp);
+  const plan::OpId c2 = all_reduce("c2", GroupKind::dp);
+  const plan::OpId d = b.elementwise("d", "scale", {xd}, {xd}, {}, {}, 0.5);
+  auto sig = [&](plan::OpId id) { return plan::op_signature(b.p, b.prog().ops.at(static_cast<std::size_t>(id))); };
+  ASSERT_NE(sig(a), sig(bb));
+  ASSERT_NE(sig(a), sig(d));
+  const std::vector<plan::OpSample> times = {{sig(a), "a", 1e6}, {sig(bb), "b", 2e6}, {sig(d), "d", 4e6}};
+  EXPECT_DOUBLE_EQ(compute_before_collective_ns(b.p, 0, static_cast<std::size_t>(c1), times), 4e6 + 1e6);  // d, a
+  EXPECT_DOUBLE_EQ(compute_before_collective_ns(b.p, 0, static_cast<std::size_t>(c2), times), 2e6);        // b
+  EXPECT_DOUBLE_EQ(compute_before_collective_ns(b.p, 0, static_cast<std::size_t>(c2), {}), 0.0);  // no samples
+}
+
 }  // namespace
 }  // namespace clustersim::executor

@@ -80,6 +80,14 @@ plan::CalibrationProfile calibrate_cpu(CommunicatorFactory& comms, const Calibra
 // runs (llama-tiny-recompute: GEMM +11% to +17%); with these inputs rewritten, +4% to +8%.
 std::vector<std::size_t> freshly_written_inputs(const plan::Plan& plan, const plan::Op& op);
 
+// How long a rank computes, in a run, before the collective `op` of program `program`: the
+// times `ops` (exact-op samples, by plan::op_signature) of the ops between the rank's previous
+// communication op (a send, a receive or a collective over more than one rank; the step before's
+// last one for the step's first) and `op`, in program order; an op without a sample counts 0. A
+// targeted calibration times each collective after as much compute (docs/VALIDATION.md).
+double compute_before_collective_ns(const plan::Plan& plan, std::int32_t program, std::size_t op,
+                                    const std::vector<plan::OpSample>& ops);
+
 // The machine's state in about 50 ms (plan::MachineProbe): a 1 MiB fp32 all-reduce over the world,
 // 40 times back to back after a barrier, and a 256^3 fp32 GEMM on this core, 20 times; medians,
 // averaged over the ranks. Collective over every rank of `comms`.
